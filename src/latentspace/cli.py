@@ -1,0 +1,248 @@
+"""The ``latentspace`` command line: list, train, sample and evaluate without writing code.
+
+Torch and the models are imported inside the commands, so ``latentspace --help`` is quick.
+Bad input ends with a one-line ``error: ...`` naming the problem and the fix, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+
+
+def _parse_set(pairs: list[str]) -> dict:
+    """``["lr=1e-3", "pac=4"]`` -> ``{"lr": 1e-3, "pac": 4}`` (values parsed as JSON when they can be)."""
+    from latentspace.errors import UserError
+
+    params = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set expects key=value, got {pair!r}")
+        try:
+            params[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key.strip()] = value
+    return params
+
+
+def _data_options(args) -> dict:
+    opts = {}
+    if getattr(args, "data_dir", None):
+        opts["data_dir"] = args.data_dir
+    if getattr(args, "download", False):
+        opts["download"] = True
+    return opts
+
+
+def _load_data(source: str, options: dict):
+    import latentspace as ls
+
+    return ls.data.load(source, **options)
+
+
+# -- commands -------------------------------------------------------------------------------
+def cmd_list(args) -> int:
+    import latentspace as ls
+
+    what = args.what or "all"
+    if what in ("models", "all"):
+        print("models:")
+        for name, cls in sorted(ls.models.registry().items()):
+            doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+            print(f"  {name:<12} {doc}")
+    if what in ("datasets", "all"):
+        print("datasets:")
+        for name, desc in ls.data.available().items():
+            print(f"  {name:<14} {desc}")
+        print("  PATH           a folder of images (sub-folders = classes) or a .npy/.npz array")
+    return 0
+
+
+def cmd_train(args) -> int:
+    import latentspace as ls
+    from latentspace.errors import UserError
+    from latentspace.models.neural import NeuralModel
+    from latentspace.train import run as runfolder
+
+    params = _parse_set(args.set)
+    out = Path(args.out or f"runs/{args.model}-{Path(str(args.data)).name if args.data else 'resume'}")
+    data_source, data_opts = args.data, _data_options(args)
+    if args.resume:
+        config = runfolder.read_config(out) if (out / runfolder.CONFIG).is_file() else None
+        if config is None:
+            raise UserError(f"nothing to resume in {out}: no {runfolder.CONFIG}; drop --resume to start a new run")
+        if config["model"] != args.model:
+            raise UserError(f"{out} holds a run of model {config['model']!r}, not {args.model!r}; "
+                            f"use `latentspace train {config['model']} --resume --out {out}`")
+        params = {**config["params"], **params}
+        source = config.get("data") or {}
+        if data_source is None:
+            data_source, data_opts = source.get("name_or_path"), {**source.get("options", {}), **data_opts}
+    else:
+        runfolder.prepare(out, resume=False, overwrite=args.overwrite)  # refuse before any work
+    if data_source is None:
+        raise UserError("give the data to train on with --data NAME_OR_PATH (see `latentspace list datasets`)")
+    model = ls.models.create(args.model, **params)
+    data = _load_data(data_source, data_opts)
+    print(f"training {args.model} on {data!r} -> {out}", file=sys.stderr)
+    if isinstance(model, NeuralModel):
+        model.fit(data, steps=args.steps, batch_size=args.batch_size, seed=args.seed, out=out,
+                  resume=args.resume, overwrite=args.overwrite, log_every=args.log_every,
+                  sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
+                  progress=not args.no_progress, device=args.device)
+    else:
+        if args.resume:
+            raise UserError(f"{args.model!r} is fitted in one go and has nothing to resume; drop --resume")
+        model.fit(data, seed=args.seed, out=out, overwrite=args.overwrite)
+    print(f"saved {out / 'model'}; next: latentspace evaluate {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_sample(args) -> int:
+    import numpy as np
+
+    import latentspace as ls
+    from latentspace.errors import UserError
+    from latentspace.storage import atomic_write_bytes
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".npy"):
+        raise UserError(f"--out must end in .png or .npy, got {out.name!r}")
+    if out.exists() and not args.overwrite:
+        raise UserError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
+    if args.n < 1:
+        raise UserError(f"--n must be a positive integer, got {args.n}")
+    model = ls.load(args.run)
+    x = model.sample(args.n, seed=args.seed)
+    if out.suffix.lower() == ".npy":
+        import io
+
+        buf = io.BytesIO()
+        np.save(buf, x.numpy(), allow_pickle=False)
+        atomic_write_bytes(out, buf.getvalue())
+    else:
+        from latentspace.plots import save_samples
+
+        save_samples(x, model.info_, out)
+    print(f"wrote {args.n} samples to {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    import latentspace as ls
+    from latentspace.errors import UserError
+    from latentspace.metrics import evaluate_run
+    from latentspace.storage import atomic_write_json
+    from latentspace.train import run as runfolder
+
+    run = Path(args.run)
+    model = ls.load(run)
+    if args.data:
+        data = _load_data(args.data, _data_options(args))
+    else:
+        config = runfolder.read_config(run) if (run / runfolder.CONFIG).is_file() else {}
+        source = config.get("data")
+        if not source:
+            raise UserError(f"{run} does not say what data it was trained on; give --data NAME_OR_PATH")
+        data = _load_data(source["name_or_path"], {**source.get("options", {}), **_data_options(args)})
+    if tuple(data.shape) != tuple(model.info_.shape):
+        raise UserError(f"the model makes items of shape {tuple(model.info_.shape)} but {data.name} has "
+                        f"{tuple(data.shape)}; evaluate on the data it was trained on")
+    results = evaluate_run(model, data, n=args.n, seed=args.seed)
+    print(format_table(results))
+    out = Path(args.out) if args.out else (run / "metrics.json" if run.is_dir() and
+                                          (run / runfolder.CONFIG).is_file() else None)
+    if out is not None:
+        atomic_write_json(out, results)
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def format_table(results: dict) -> str:
+    """A two-column text table of a flat metrics dict."""
+    rows = [(k, f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in results.items()
+            if not isinstance(v, (dict, list))]
+    width = max((len(k) for k, _ in rows), default=10)
+    lines = [f"{'metric':<{width}}  value", f"{'-' * width}  -----"]
+    lines += [f"{k:<{width}}  {v}" for k, v in rows]
+    return "\n".join(lines)
+
+
+# -- argument parsing ---------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="latentspace",
+        description="Fit generative models (KDE, GMM, PPCA, GANs, VAEs) to your data, sample, evaluate.",
+        epilog="Example: latentspace train gan --data grid25 --out runs/first-gan && "
+               "latentspace evaluate runs/first-gan")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    q = sub.add_parser("list", help="list models or datasets")
+    q.add_argument("what", nargs="?", choices=["models", "datasets"])
+    q.set_defaults(func=cmd_list)
+
+    q = sub.add_parser("train", help="train a model and keep a run folder")
+    q.add_argument("model", help="model name (see `latentspace list models`)")
+    q.add_argument("--data", help="dataset name or a path to a folder of images or a .npy/.npz file")
+    q.add_argument("--data-dir", help="folder with the dataset's files (mnist, fashion-mnist)")
+    q.add_argument("--download", action="store_true", help="download the dataset (checksums verified)")
+    q.add_argument("--steps", type=int, help="training steps (default: the model's)")
+    q.add_argument("--batch-size", type=int, help="batch size (default: the model's)")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", help="run folder (default runs/MODEL-DATA)")
+    q.add_argument("--set", action="append", metavar="KEY=VALUE", help="a model parameter; repeatable")
+    g = q.add_mutually_exclusive_group()
+    g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    g.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    q.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available)")
+    q.add_argument("--log-every", type=int, default=100)
+    q.add_argument("--sample-every", type=int, default=0, help="steps between sample pictures (0: 10 per run)")
+    q.add_argument("--checkpoint-every", type=int, default=1000)
+    q.add_argument("--no-progress", action="store_true", help="no progress bar")
+    q.set_defaults(func=cmd_train)
+
+    q = sub.add_parser("sample", help="draw samples from a trained model")
+    q.add_argument("run", metavar="RUN_OR_MODEL")
+    q.add_argument("--n", type=int, default=64)
+    q.add_argument("--out", required=True, help="FILE.png (a picture) or FILE.npy (the samples)")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--overwrite", action="store_true")
+    q.set_defaults(func=cmd_sample)
+
+    q = sub.add_parser("evaluate", help="score a trained model against held-out data")
+    q.add_argument("run", metavar="RUN_OR_MODEL")
+    q.add_argument("--data", help="dataset (default: the run's)")
+    q.add_argument("--data-dir")
+    q.add_argument("--download", action="store_true")
+    q.add_argument("--n", type=int, default=2500, help="samples to draw (PacGAN's protocol uses 2,500)")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", help="metrics JSON (default RUN/metrics.json)")
+    q.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from latentspace.errors import TrainingDiverged, UserError
+
+    try:
+        return args.func(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except TrainingDiverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as e:
+        print(f"stopped: {e or 'interrupted'}", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

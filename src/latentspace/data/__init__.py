@@ -1,0 +1,16 @@
+"""Datasets: ``load(name_or_path, **options) -> Dataset``.
+
+Built-in names come from a registry (``available()``); anything else is taken as a path:
+a folder of images (one sub-folder per class gives labels) or a ``.npy`` / ``.npz`` array.
+"""
+
+from __future__ import annotations
+
+from latentspace.data.dataset import MODALITIES, DataInfo, Dataset, make_dataset, seeded_split
+from latentspace.data.registry import available, load, register
+
+# Importing the loader modules registers their datasets.
+from latentspace.data import toy2d, images, arrays  # noqa: E402,F401
+
+__all__ = ["MODALITIES", "DataInfo", "Dataset", "available", "load", "make_dataset", "register",
+           "seeded_split"]

@@ -1,0 +1,316 @@
+"""Arrays from ``.npy`` / ``.npz`` files, and the helpers the other loaders share.
+
+``load_array(path)`` reads ``x`` (and optionally ``y``, ``x_test``, ``y_test``,
+``class_names``) with ``np.load(..., allow_pickle=False)`` -- files are never unpickled --
+and infers the modality from the array's shape:
+
+=====================  ==========  ==========================================
+``x`` shape            modality    item shape
+=====================  ==========  ==========================================
+``(n, d)``             points      ``(d,)``, standardised per feature
+``(n, H, W)``          image       ``(1, H, W)``
+``(n, C, H, W)``       image       ``(C, H, W)`` for ``C`` in 1, 3
+``(n, H, W, C)``       image       ``(C, H, W)`` (channels-last, transposed)
+``(n, D, D, D)``       volume      ``(1, D, D, D)``, occupancy in [0, 1]
+``(n, 1, D, D, D)``    volume      ``(1, D, D, D)``
+=====================  ==========  ==========================================
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from latentspace.data.dataset import DataInfo, Dataset, make_dataset, seeded_split
+from latentspace.errors import UserError
+
+NPZ_KEYS = ("x", "y", "x_test", "y_test", "class_names")
+_NPZ_ALIASES = {"x_train": "x", "y_train": "y"}   # Keras-style files
+
+
+# -- helpers shared by the loaders ----------------------------------------------------
+def check_int(name: str, value, minimum: int = 0) -> int:
+    """``value`` as an int >= ``minimum``, or a UserError naming the option."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        elif isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise UserError(f"option {name} must be an integer, got {value!r}")
+    value = int(value)
+    if value < minimum:
+        raise UserError(f"option {name} must be at least {minimum}, got {value}")
+    return value
+
+
+def check_float(name: str, value, minimum: float | None = None) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"option {name} must be a number, got {value!r}") from None
+    if not np.isfinite(out) or (minimum is not None and out < minimum):
+        raise UserError(f"option {name} must be a finite number >= {minimum}, got {value!r}")
+    return out
+
+
+def check_fraction(value) -> float:
+    out = check_float("test_fraction", value)
+    if not 0.0 < out < 1.0:
+        raise UserError(f"option test_fraction must lie strictly between 0 and 1, got {value!r}")
+    return out
+
+
+def points_info(name: str, x_train: np.ndarray, classes=None, extra=None) -> DataInfo:
+    """DataInfo for points standardised per feature with the TRAIN split's mean and std."""
+    x_train = np.asarray(x_train, dtype=np.float64)
+    mean = x_train.mean(axis=0)
+    std = x_train.std(axis=0)
+    std = np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)  # constant feature: leave as is
+    return DataInfo(name=name, modality="points", shape=(x_train.shape[1],),
+                    shift=[float(v) for v in mean], scale=[float(v) for v in std],
+                    clip=None, classes=classes, extra=dict(extra or {}))
+
+
+def image_info(name: str, shape, classes=None, extra=None, modality: str = "image") -> DataInfo:
+    """DataInfo for intensities (or occupancies) in [0, 1] mapped to [-1, 1] in model space."""
+    return DataInfo(name=name, modality=modality, shape=tuple(shape), shift=0.5, scale=0.5,
+                    clip=(0.0, 1.0), classes=classes, extra=dict(extra or {}))
+
+
+def unit_to_model(x: np.ndarray, divide: float = 1.0) -> np.ndarray:
+    """Values in [0, divide] (any dtype) to float32 model space [-1, 1] with little copying."""
+    out = np.asarray(x).astype(np.float32)   # always a fresh array
+    out *= np.float32(2.0 / divide)
+    out -= np.float32(1.0)
+    return out
+
+
+def points_dataset(name: str, x, y=None, *, test_x=None, test_y=None, classes=None, extra=None,
+                   test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """A points Dataset from data-space arrays, standardised on the train split."""
+    x = np.asarray(x, dtype=np.float64)
+    if test_x is None:
+        if len(x) < 2:
+            raise UserError(f"{name}: need at least 2 items to hold some out for testing")
+        tr, te = seeded_split(len(x), test_fraction, seed, y)
+        test_x, x = x[te], x[tr]
+        if y is not None:
+            y = np.asarray(y)
+            test_y, y = y[te], y[tr]
+    info = points_info(name, x, classes=classes, extra=extra)
+    to_model = lambda a: info.to_model(np.asarray(a, dtype=np.float32))  # noqa: E731
+    return make_dataset(to_model(x), y, info=info, test_x=to_model(test_x), test_y=test_y)
+
+
+# -- the .npy / .npz loader -------------------------------------------------------------
+def _read(path: Path) -> dict:
+    try:
+        obj = np.load(path, allow_pickle=False)
+    except ValueError as e:
+        if "pickle" in str(e).lower():
+            raise UserError(f"{path} holds an object array, which cannot be read safely; save plain "
+                            "numeric arrays (np.asarray(x, dtype=float)) instead") from None
+        raise UserError(f"{path} is not a valid .npy/.npz file ({e}); re-save it with np.save/np.savez") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        raise UserError(f"cannot read {path} ({e}); re-save it with np.save/np.savez") from None
+    if isinstance(obj, np.ndarray):
+        return {"x": obj}
+    with obj:
+        keys = list(obj.files)
+        arrays = {}
+        for k in keys:
+            key = _NPZ_ALIASES.get(k, k)
+            if key not in NPZ_KEYS:
+                raise UserError(f"{path}: unknown key {k!r} in the .npz; use only {', '.join(NPZ_KEYS)}")
+            if key in arrays:
+                raise UserError(f"{path}: both {key!r} and an alias of it are present; keep one")
+            try:
+                arrays[key] = obj[k]
+            except ValueError as e:
+                if "pickle" in str(e).lower():
+                    raise UserError(f"{path}: array {k!r} has object dtype, which cannot be read safely; "
+                                    "save plain numeric arrays instead") from None
+                raise UserError(f"{path}: cannot read array {k!r} ({e}); re-save the file") from None
+            except (OSError, EOFError, zipfile.BadZipFile) as e:
+                raise UserError(f"{path}: array {k!r} is corrupt ({e}); re-save the file") from None
+    if "x" not in arrays:
+        raise UserError(f"{path} has no array 'x' (keys present: {', '.join(keys) or 'none'}); "
+                        "save the items under x, e.g. np.savez(path, x=items, y=labels)")
+    return arrays
+
+
+def _check_values(label: str, a: np.ndarray) -> np.ndarray:
+    if a.dtype == object:
+        raise UserError(f"{label} has object dtype; convert it to a numeric array first")
+    if np.iscomplexobj(a):
+        raise UserError(f"{label} is complex; give real values (e.g. np.abs or stack real and imaginary parts)")
+    if a.dtype.kind not in "biuf":
+        raise UserError(f"{label} has dtype {a.dtype}, not numbers; give a numeric or boolean array")
+    if a.dtype.kind == "f":
+        bad = ~np.isfinite(a)
+        if bad.any():
+            raise UserError(f"{label} contains {int(bad.sum())} NaN/inf value(s); remove or impute them first")
+    return a
+
+
+def _infer(label: str, shape: tuple, modality):
+    """(modality, layout) from the shape of x; layout tells how to reshape an item."""
+    nd = len(shape)
+    if modality is None:
+        if nd == 2:
+            return "points", "flat"
+        if nd == 3:
+            return "image", "hw"
+        if nd == 4:
+            if shape[1] in (1, 3):
+                return "image", "chw"
+            if shape[1] == shape[2] == shape[3]:
+                return "volume", "dhw"
+            if shape[3] in (1, 3):
+                return "image", "hwc"
+        if nd == 5 and shape[1] == 1:
+            return "volume", "cdhw"
+        raise UserError(f"{label} has shape {shape}, which fits no modality; give (n, d) points, (n, H, W) or "
+                        "(n, C, H, W) images with C in 1, 3, or (n, D, D, D) volumes")
+    if modality == "points":
+        if nd != 2:
+            raise UserError(f"{label} has shape {shape} but points need (n, d); reshape with x.reshape(len(x), -1)")
+        return "points", "flat"
+    if modality == "image":
+        if nd == 3:
+            return "image", "hw"
+        if nd == 4 and shape[1] in (1, 3):
+            return "image", "chw"
+        if nd == 4 and shape[3] in (1, 3):
+            return "image", "hwc"
+        raise UserError(f"{label} has shape {shape} but images need (n, H, W) or (n, C, H, W) with C in 1, 3")
+    if modality == "volume":
+        if nd == 4:
+            return "volume", "dhw"
+        if nd == 5 and shape[1] == 1:
+            return "volume", "cdhw"
+        raise UserError(f"{label} has shape {shape} but volumes need (n, D, H, W) or (n, 1, D, H, W)")
+    raise UserError(f"load_array reads modality 'points', 'image' or 'volume', not {modality!r}; "
+                    "leave modality unset to infer it from the shape")
+
+
+def _layout(a: np.ndarray, layout: str) -> np.ndarray:
+    if layout in ("hw", "dhw"):
+        return a[:, None]
+    if layout == "hwc":
+        return np.ascontiguousarray(a.transpose(0, 3, 1, 2))
+    return a
+
+
+def _unit_model(label: str, a: np.ndarray, modality: str) -> np.ndarray:
+    """Images/volumes to model space; data space is [0, 1]."""
+    if a.dtype == bool:
+        return unit_to_model(a)
+    if modality == "image" and a.dtype == np.uint8:
+        return unit_to_model(a, 255.0)
+    if modality == "image" and a.dtype == np.uint16:
+        return unit_to_model(a, 65535.0)
+    lo, hi = float(a.min()), float(a.max())
+    if lo < 0.0 or hi > 1.0:
+        if modality == "image" and lo >= 0 and hi <= 255:
+            hint = "divide by 255 (or save as uint8)"
+        elif lo >= -1 and hi <= 1:
+            hint = "map [-1, 1] to [0, 1] with (x + 1) / 2"
+        else:
+            hint = "rescale to [0, 1], e.g. (x - x.min()) / (x.max() - x.min())"
+        what = "image intensities" if modality == "image" else "volume occupancies"
+        raise UserError(f"{label}: {what} must lie in [0, 1], found [{lo:g}, {hi:g}]; {hint}, "
+                        "or pass modality='points' to standardise instead")
+    return unit_to_model(a)
+
+
+def _labels(path: Path, y, y_test, class_names):
+    """Integer labels and class names; string labels are mapped to sorted class names."""
+    if class_names is not None:
+        class_names = np.asarray(class_names)
+        if class_names.ndim != 1 or class_names.dtype.kind not in "USiu":
+            raise UserError(f"{path}: class_names must be a 1-D array of names, got shape {class_names.shape}")
+        class_names = [str(c) for c in class_names]
+    ys = [v for v in (y, y_test) if v is not None]
+    for v, key in zip(ys, ("y", "y_test")):
+        if v.ndim != 1:
+            raise UserError(f"{path}: {key} has shape {v.shape}; labels must be 1-D, one per item")
+    if any(v.dtype.kind in "US" for v in ys):
+        if not all(v.dtype.kind in "US" for v in ys):
+            raise UserError(f"{path}: y and y_test must both be strings or both be integers")
+        names = class_names or sorted({str(s) for v in ys for s in v})
+        index = {c: i for i, c in enumerate(names)}
+        missing = sorted({str(s) for v in ys for s in v} - set(index))
+        if missing:
+            raise UserError(f"{path}: label {missing[0]!r} is not in class_names; add it or fix the labels")
+        out = [np.array([index[str(s)] for s in v], dtype=np.int64) for v in ys]
+        return out[0], (out[1] if len(out) > 1 else None), names
+    for v, key in zip(ys, ("y", "y_test")):
+        _check_values(f"{path}: {key}", v)
+        if v.dtype.kind == "f" and not np.array_equal(v, np.round(v)):
+            raise UserError(f"{path}: {key} has fractional values; labels must be integers 0..k-1")
+        if len(v) and v.min() < 0:
+            raise UserError(f"{path}: {key} has negative labels; labels must be integers 0..k-1")
+    if class_names is None and ys:
+        class_names = [str(i) for i in range(int(max(v.max() for v in ys if len(v))) + 1)]
+    return (None if y is None else y.astype(np.int64)), (None if y_test is None else y_test.astype(np.int64)), \
+        class_names
+
+
+def load_array(path, modality=None, test_fraction=0.2, seed=0) -> Dataset:
+    """Load items from a ``.npy`` (just ``x``) or ``.npz`` file.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.npy`` holding ``x``, or ``.npz`` with ``x`` and optionally ``y`` (integer or
+        string labels), ``x_test``/``y_test`` (a given held-out split) and ``class_names``.
+        Keras-style ``x_train``/``y_train`` are accepted for ``x``/``y``.
+    modality : {"points", "image", "volume"}, optional
+        Inferred from the shape when not given (see the module docstring).
+    test_fraction, seed : float, int
+        The seeded (stratified when labelled) split used when the file has no ``x_test``.
+
+    Data space: points as given (standardised per feature in model space); images as
+    intensities in [0, 1] (``uint8`` is divided by 255, ``bool`` becomes 0/1, floats must
+    already lie in [0, 1]); volumes as occupancies in [0, 1] with ``info.extra["threshold"]``.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise UserError(f"no such file: {path}; check the path")
+    test_fraction = check_fraction(test_fraction)
+    seed = check_int("seed", seed)
+    arrays = _read(path)
+    x, y, x_test, y_test = (arrays.get(k) for k in ("x", "y", "x_test", "y_test"))
+    if (y_test is not None) and x_test is None:
+        raise UserError(f"{path}: y_test is given without x_test; add x_test or drop y_test")
+    if x_test is not None and (y is None) != (y_test is None):
+        raise UserError(f"{path}: give labels for both splits (y and y_test) or for neither")
+    _check_values(f"{path}: x", x)
+    if x.ndim < 2 or len(x) == 0:
+        raise UserError(f"{path}: x has shape {x.shape}; give a non-empty array of shape (n, *item_shape), "
+                        "e.g. x[:, None] for one feature")
+    modality, layout = _infer(f"{path}: x", x.shape, modality)
+    if x_test is not None:
+        _check_values(f"{path}: x_test", x_test)
+        if x_test.shape[1:] != x.shape[1:] or len(x_test) == 0:
+            raise UserError(f"{path}: x_test has shape {x_test.shape} but x has items of shape {x.shape[1:]}; "
+                            "give the same item shape")
+    for v, xs, key in ((y, x, "y"), (y_test, x_test, "y_test")):
+        if v is not None and len(v) != len(xs):
+            raise UserError(f"{path}: {key} has {len(v)} labels for {len(xs)} items; give one label per item")
+    y, y_test, classes = _labels(path, y, y_test, arrays.get("class_names"))
+    name = path.stem
+
+    if modality == "points":
+        return points_dataset(name, x, y, test_x=x_test, test_y=y_test, classes=classes,
+                              test_fraction=test_fraction, seed=seed)
+    x = _layout(x, layout)
+    extra = {"threshold": 0.5} if modality == "volume" else {}
+    info = image_info(name, x.shape[1:], classes=classes, extra=extra, modality=modality)
+    xm = _unit_model(f"{path}: x", x, modality)
+    xt = None if x_test is None else _unit_model(f"{path}: x_test", _layout(x_test, layout), modality)
+    return make_dataset(xm, y, info=info, test_x=xt, test_y=y_test, test_fraction=test_fraction, seed=seed)

@@ -1,0 +1,248 @@
+"""The one dataset type that flows through latentspace.
+
+A :class:`Dataset` holds items in *model space* (what networks see, e.g. images in
+[-1, 1]) together with a :class:`DataInfo` that knows how to go back to *data space*
+(what the user gave us, e.g. pixel intensities in [0, 1] or points in their own units).
+Default architectures, plots and metrics are chosen from ``info.modality``.
+
+The map between the spaces is affine::
+
+    model = (data - shift) / scale        data = model * scale + shift
+
+with ``shift``/``scale`` a scalar or one value per feature, then clipped to ``clip`` in
+data space when the data has a natural range (pixels, voxels).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from latentspace.errors import UserError
+
+MODALITIES = ("points", "image", "volume", "spectrogram")
+
+
+@dataclass
+class DataInfo:
+    """What a model must remember about its training data (JSON-serialisable)."""
+
+    name: str
+    modality: str
+    shape: tuple
+    shift: list | float = 0.0
+    scale: list | float = 1.0
+    clip: tuple | None = None
+    classes: list | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.modality not in MODALITIES:
+            raise UserError(f"unknown modality {self.modality!r}; use one of {', '.join(MODALITIES)}")
+        self.shape = tuple(int(s) for s in self.shape)
+        if self.clip is not None:
+            self.clip = (float(self.clip[0]), float(self.clip[1]))
+
+    @property
+    def dim(self) -> int:
+        """Number of scalar features in one item."""
+        return int(np.prod(self.shape))
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes) if self.classes else 0
+
+    def _affine(self, like: torch.Tensor):
+        """``shift`` and ``scale`` as tensors broadcastable over a batch of items."""
+        def as_tensor(v):
+            t = torch.as_tensor(v, dtype=like.dtype, device=like.device)
+            return t.reshape(self.shape) if t.numel() > 1 else t.reshape(())
+        return as_tensor(self.shift), as_tensor(self.scale)
+
+    def to_data(self, x: torch.Tensor) -> torch.Tensor:
+        """Map items from model space to data space."""
+        x = torch.as_tensor(x)
+        shift, scale = self._affine(x)
+        out = x * scale + shift
+        if self.clip is not None:
+            out = out.clamp(*self.clip)
+        return out
+
+    def to_model(self, x: torch.Tensor) -> torch.Tensor:
+        """Map items from data space to model space."""
+        x = torch.as_tensor(x, dtype=torch.float32)
+        shift, scale = self._affine(x)
+        return (x - shift) / scale
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "modality": self.modality,
+            "shape": list(self.shape),
+            "shift": self.shift,
+            "scale": self.scale,
+            "clip": list(self.clip) if self.clip is not None else None,
+            "classes": self.classes,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> "DataInfo":
+        return cls(**d)
+
+
+class Dataset:
+    """Items in model space, optional integer labels, and how to map back to data space.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Float tensor ``(n, *shape)`` in model space.
+    y : torch.Tensor, optional
+        Integer labels ``(n,)`` indexing ``info.classes``.
+    info : DataInfo
+        Modality, item shape, scaling and class names.
+    test : Dataset, optional
+        The held-out split. ``load`` always fills it: the source's own test split when it
+        has one, otherwise a seeded split.
+    split : str
+        ``"train"``, ``"test"`` or ``"all"``.
+
+    Examples
+    --------
+    >>> import latentspace as ls
+    >>> data = ls.data.load("ring8")
+    >>> data.modality, data.shape, len(data) > len(data.test)
+    ('points', (2,), True)
+    """
+
+    def __init__(self, x, y=None, *, info: DataInfo, test: "Dataset | None" = None, split: str = "train"):
+        x = torch.as_tensor(x)
+        if not torch.is_floating_point(x):
+            x = x.float()
+        x = x.float().contiguous()
+        if x.ndim < 2 or tuple(x.shape[1:]) != tuple(info.shape):
+            raise UserError(
+                f"{info.name}: items have shape {tuple(x.shape[1:])} but the dataset says {tuple(info.shape)}; "
+                "give an array of shape (n, *item_shape)"
+            )
+        if len(x) == 0:
+            raise UserError(f"{info.name}: the dataset is empty; give at least one item")
+        if not torch.isfinite(x).all():
+            bad = int((~torch.isfinite(x)).flatten(1).any(1).sum())
+            raise UserError(f"{info.name}: {bad} item(s) contain NaN or inf; remove or impute them first")
+        if y is not None:
+            y = torch.as_tensor(y)
+            if y.shape != (len(x),):
+                raise UserError(f"{info.name}: labels have shape {tuple(y.shape)}, expected ({len(x)},)")
+            if torch.is_floating_point(y):
+                if not torch.equal(y, y.round()):
+                    raise UserError(f"{info.name}: labels must be integers, got fractional values")
+            y = y.long()
+            if info.classes is None:
+                info.classes = [str(c) for c in range(int(y.max()) + 1)]
+            if int(y.min()) < 0 or int(y.max()) >= len(info.classes):
+                raise UserError(
+                    f"{info.name}: labels must lie in 0..{len(info.classes) - 1} to index the class names"
+                )
+        self.x = x
+        self.y = y
+        self.info = info
+        self.test = test
+        self.split = split
+        self.source = None  # {"name_or_path", "options"} when made by latentspace.data.load
+
+    # -- descriptive properties -------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def modality(self) -> str:
+        return self.info.modality
+
+    @property
+    def shape(self) -> tuple:
+        return self.info.shape
+
+    @property
+    def classes(self):
+        return self.info.classes
+
+    @property
+    def num_classes(self) -> int:
+        return self.info.num_classes
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __repr__(self) -> str:
+        labels = f", {self.num_classes} classes" if self.y is not None else ""
+        test = f", test={len(self.test)}" if self.test is not None else ""
+        return f"Dataset({self.name!r}, {self.split}={len(self)}{test}, {self.modality} {self.shape}{labels})"
+
+    # -- conversions ------------------------------------------------------------
+    def to_data(self, x: torch.Tensor | None = None) -> torch.Tensor:
+        """Items (default: this dataset's) mapped back to data space."""
+        return self.info.to_data(self.x if x is None else x)
+
+    def subset(self, index) -> "Dataset":
+        """A dataset of the items at ``index`` (sharing ``info``; no test split)."""
+        index = torch.as_tensor(index, dtype=torch.long)
+        y = self.y[index] if self.y is not None else None
+        return Dataset(self.x[index], y, info=self.info, split=self.split)
+
+    def torch_dataset(self) -> torch.utils.data.Dataset:
+        """A ``torch.utils.data.Dataset`` view for users who want a DataLoader."""
+        tensors = (self.x,) if self.y is None else (self.x, self.y)
+        return torch.utils.data.TensorDataset(*tensors)
+
+    def content_hash(self) -> str:
+        """SHA-256 over items, labels and info: a cache key for derived artefacts."""
+        h = hashlib.sha256()
+        h.update(repr(sorted(self.info.to_json().items())).encode())
+        h.update(self.x.numpy().tobytes())
+        if self.y is not None:
+            h.update(self.y.numpy().tobytes())
+        return h.hexdigest()
+
+
+def seeded_split(n: int, test_fraction: float, seed: int, y=None):
+    """Train and test indices for ``n`` items; stratified by ``y`` when labels are given."""
+    if not 0.0 < test_fraction < 1.0:
+        raise UserError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
+    rng = np.random.default_rng(seed)
+    if y is None:
+        perm = rng.permutation(n)
+        n_test = max(1, int(round(n * test_fraction)))
+        return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+    y = np.asarray(y)
+    train, test = [], []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        n_test = int(round(len(idx) * test_fraction)) if len(idx) > 1 else 0
+        test.append(idx[:n_test])
+        train.append(idx[n_test:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
+def make_dataset(x, y=None, *, info: DataInfo, test_x=None, test_y=None,
+                 test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """Build a train :class:`Dataset` with its ``test`` split from arrays in model space.
+
+    When ``test_x`` is given it is the held-out split; otherwise a seeded (stratified when
+    labelled) split of ``x`` with ``test_fraction`` of the items is held out.
+    """
+    x = torch.as_tensor(x)
+    if test_x is None:
+        if len(x) < 2:
+            raise UserError(f"{info.name}: need at least 2 items to hold some out for testing")
+        tr, te = seeded_split(len(x), test_fraction, seed, None if y is None else np.asarray(y))
+        tr, te = torch.as_tensor(tr), torch.as_tensor(te)
+        test_x, test_y = x[te], (None if y is None else torch.as_tensor(y)[te])
+        x, y = x[tr], (None if y is None else torch.as_tensor(y)[tr])
+    test = Dataset(test_x, test_y, info=info, split="test")
+    return Dataset(x, y, info=info, test=test, split="train")

@@ -1,0 +1,424 @@
+"""Image datasets: scikit-learn ``digits``, ``mnist`` / ``fashion-mnist`` (idx files) and folders.
+
+Every image dataset has data space = intensity in [0, 1] (``clip=(0, 1)``) and model
+space [-1, 1] (``shift=0.5, scale=0.5``); items have shape ``(C, H, W)``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import re
+import tempfile
+import urllib.request
+import warnings
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from latentspace.data.arrays import check_fraction, check_int, image_info, unit_to_model
+from latentspace.data.dataset import Dataset, make_dataset
+from latentspace.data.registry import register
+from latentspace.errors import UserError
+
+# -- scikit-learn digits ----------------------------------------------------------------
+
+
+@register("digits", "scikit-learn's 1,797 handwritten digits, 8x8 gray, 10 classes (no download)")
+def digits(test_fraction=0.2, seed=0) -> Dataset:
+    """The UCI 8x8 digits bundled with scikit-learn: intensities 0..16 scaled to [0, 1].
+
+    A seeded split stratified by label holds out ``test_fraction`` of the 1,797 images.
+    """
+    from sklearn.datasets import load_digits
+
+    test_fraction, seed = check_fraction(test_fraction), check_int("seed", seed)
+    d = load_digits()
+    x = unit_to_model(d.images[:, None], 16.0)
+    info = image_info("digits", (1, 8, 8), classes=[str(i) for i in range(10)])
+    return make_dataset(x, d.target.astype(np.int64), info=info, test_fraction=test_fraction, seed=seed)
+
+
+# -- MNIST-style idx files --------------------------------------------------------------
+
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+# name -> mirrors, MD5 of the published .gz files, MD5 of the decompressed files (when known),
+# class names. A downloaded file is accepted when either checksum matches.
+IDX_SOURCES = {
+    "mnist": {
+        "mirrors": ("https://ossci-datasets.s3.amazonaws.com/mnist/",
+                    "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+        "md5_gz": {"train-images-idx3-ubyte": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                   "train-labels-idx1-ubyte": "d53e105ee54ea40749a09fcbcd1e9432",
+                   "t10k-images-idx3-ubyte": "9fb629c4189551a2d022fa330f9573f3",
+                   "t10k-labels-idx1-ubyte": "ec29112dd5afa0611ce80d1b7f02629c"},
+        "md5_raw": {"train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+                    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+                    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+                    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637"},
+        "classes": [str(i) for i in range(10)],
+    },
+    "fashion-mnist": {
+        "mirrors": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
+        "md5_gz": {"train-images-idx3-ubyte": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                   "train-labels-idx1-ubyte": "25c81989df183df01b3e8a0aad5dffbe",
+                   "t10k-images-idx3-ubyte": "bef4ecab320f06d8554ea6380940ec79",
+                   "t10k-labels-idx1-ubyte": "bb300cfdad3c16e7a12a480ee83cd310"},
+        "md5_raw": {},
+        "classes": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+    },
+}
+
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def parse_idx(data: bytes, label: str = "idx file") -> np.ndarray:
+    """Parse the bytes of an idx file (LeCun's format: magic, big-endian dims, data)."""
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise UserError(f"{label} is not an idx file (bad magic number {data[:4].hex() or 'none'}); "
+                        "give the original MNIST-format files")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if ndim == 0 or len(data) < header:
+        raise UserError(f"{label} has a truncated idx header; download the file again")
+    dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    expected = header + int(np.prod(dims)) * dtype.itemsize
+    if len(data) != expected:
+        what = "truncated" if len(data) < expected else "longer than its header says"
+        raise UserError(f"{label} is {what} ({len(data)} bytes, expected {expected} for shape {dims}); "
+                        "download the file again")
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
+
+
+def _find_idx(data_dir: Path, stem: str) -> Path | None:
+    """The file for ``stem`` in ``data_dir``: gzipped or not, ``-idx`` or ``.idx`` spelling."""
+    alt = stem.replace("-idx", ".idx")
+    for name in (stem + ".gz", stem, alt + ".gz", alt):
+        p = data_dir / name
+        if p.is_file():
+            return p
+    return None
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+        return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    except (OSError, EOFError, zlib.error) as e:
+        raise UserError(f"cannot read {path} ({e}); the file is corrupt, download it again") from None
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def _download_idx(name: str, data_dir: Path) -> None:
+    """Download the missing idx files of ``name`` into ``data_dir``, verifying MD5 checksums.
+
+    Each file goes to a temporary file first and is renamed only once its checksum matches,
+    so a failed or tampered download leaves nothing behind.
+    """
+    src = IDX_SOURCES[name]
+    for stem in IDX_FILES:
+        if _find_idx(data_dir, stem) is not None:
+            continue
+        data_dir.mkdir(parents=True, exist_ok=True)
+        errors = []
+        for mirror in src["mirrors"]:
+            url = mirror + stem + ".gz"
+            try:
+                with urllib.request.urlopen(url, timeout=60) as r:
+                    blob = r.read()
+            except Exception as e:  # noqa: BLE001 -- any network failure: try the next mirror
+                errors.append(f"{url}: {e}")
+                continue
+            ok = _md5(blob) == src["md5_gz"][stem]
+            if not ok and stem in src["md5_raw"]:
+                try:
+                    ok = _md5(gzip.decompress(blob)) == src["md5_raw"][stem]
+                except (OSError, EOFError, zlib.error):
+                    ok = False
+            if not ok:
+                errors.append(f"{url}: bad checksum")
+                continue
+            fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=f".{stem}.", suffix=".part")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(blob)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, data_dir / (stem + ".gz"))
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            break
+        else:
+            raise UserError(f"could not download {stem}.gz for {name} ({'; '.join(errors)}); download it "
+                            f"by hand into {data_dir} and pass --data-dir {data_dir}")
+
+
+def _load_idx_dataset(name: str, data_dir, download: bool, limit) -> Dataset:
+    src = IDX_SOURCES[name]
+    if limit is not None:
+        limit = check_int("limit", limit, 1)
+    if data_dir is None:
+        if not download:
+            raise UserError(f"{name} needs its idx files: pass --data-dir PATH (data_dir=) to a folder holding "
+                            f"{IDX_FILES[0]}.gz etc., or --download (download=True) to fetch them")
+        data_dir = Path("~/.cache/latentspace").expanduser() / name
+    data_dir = Path(data_dir).expanduser()
+    if download:
+        _download_idx(name, data_dir)
+    if not data_dir.is_dir():
+        raise UserError(f"no such folder: {data_dir}; pass --data-dir PATH to the folder holding the {name} "
+                        "idx files, or --download")
+    paths = {}
+    for stem in IDX_FILES:
+        p = _find_idx(data_dir, stem)
+        if p is None:
+            raise UserError(f"{data_dir} has no {stem}(.gz); put the four {name} idx files there, or pass "
+                            "--download to fetch them")
+        paths[stem] = p
+    arrays = {stem: parse_idx(_read_bytes(p), str(p)) for stem, p in paths.items()}
+    xtr, ytr, xte, yte = (arrays[s] for s in IDX_FILES)
+    for x, y, split in ((xtr, ytr, "train"), (xte, yte, "t10k")):
+        if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
+            raise UserError(f"{data_dir}: {split} images {x.shape} and labels {y.shape} do not match; "
+                            "check that the idx files belong together")
+        if x.dtype != np.uint8:
+            raise UserError(f"{data_dir}: {split} images have dtype {x.dtype}, expected unsigned bytes")
+    if xtr.shape[1:] != xte.shape[1:]:
+        raise UserError(f"{data_dir}: train images are {xtr.shape[1:]} but test images {xte.shape[1:]}")
+    k = len(src["classes"])
+    for y in (ytr, yte):
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= k):
+            raise UserError(f"{data_dir}: labels outside 0..{k - 1}; check the label files")
+    if limit is not None:
+        xtr, ytr = xtr[:limit], ytr[:limit]
+    info = image_info(name, (1, *xtr.shape[1:]), classes=list(src["classes"]))
+    return make_dataset(unit_to_model(xtr[:, None], 255.0), ytr.astype(np.int64), info=info,
+                        test_x=unit_to_model(xte[:, None], 255.0), test_y=yte.astype(np.int64))
+
+
+@register("mnist", "MNIST handwritten digits, 60,000 + 10,000 28x28 (data_dir= or download=True)")
+def mnist(data_dir=None, download=False, limit=None) -> Dataset:
+    """MNIST from the four standard idx files (``.gz`` or not) in ``data_dir``.
+
+    Uses the official 60,000/10,000 split. ``download=True`` fetches missing files into
+    ``data_dir`` (default ``~/.cache/latentspace/mnist``) and checks their MD5 sums.
+    ``limit`` keeps only the first N training images.
+    """
+    return _load_idx_dataset("mnist", data_dir, download, limit)
+
+
+@register("fashion-mnist", "Zalando's Fashion-MNIST clothing, 60,000 + 10,000 28x28 (data_dir= or download=True)")
+def fashion_mnist(data_dir=None, download=False, limit=None) -> Dataset:
+    """Fashion-MNIST from the four idx files in ``data_dir``; options as for :func:`mnist`."""
+    return _load_idx_dataset("fashion-mnist", data_dir, download, limit)
+
+
+# -- folders of images --------------------------------------------------------------------
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+_GRAY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+_BG_TOLERANCE = 32        # a pixel differing from the background by more than this is content
+
+
+def _natural_key(s: str):
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", s) if t]
+
+
+def _images_in(folder: Path, recursive: bool) -> list[Path]:
+    it = folder.rglob("*") if recursive else folder.iterdir()
+    files = [p for p in it if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+             and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    return sorted(files, key=lambda p: _natural_key(str(p.relative_to(folder))))
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+
+
+def _scan(folder: Path):
+    """(files, class name per file or None) for one folder: class sub-folders or flat."""
+    top = _images_in(folder, recursive=False)
+    subs = {d.name: _images_in(d, recursive=True) for d in _subdirs(folder)}
+    subs = {k: v for k, v in subs.items() if v}
+    if top and subs:
+        raise UserError(f"{folder} has images both at its top level and in sub-folders ({', '.join(sorted(subs))}); "
+                        "put every image in a class sub-folder, or all of them at the top level")
+    if subs:
+        files, labels = [], []
+        for cls in sorted(subs, key=_natural_key):
+            files += subs[cls]
+            labels += [cls] * len(subs[cls])
+        return files, labels
+    return top, None
+
+
+def _to_8bit(im):
+    """16-bit / float grayscale to mode L (PIL's convert would clip instead of scale)."""
+    from PIL import Image
+
+    a = np.asarray(im)
+    if im.mode == "F":
+        a = a * 255.0 if np.nanmax(a) <= 1.0 else a
+    elif a.max(initial=0) > 255:
+        a = a / 257.0
+    return Image.fromarray(np.clip(np.nan_to_num(a), 0, 255).astype(np.uint8), "L")
+
+
+def _flatten(im, gray: bool, rgb: bool = False):
+    """``im`` as mode L or RGB (``rgb``: always RGB), transparency composited on white."""
+    from PIL import Image
+
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    if im.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+        im = _to_8bit(im)
+    if im.mode in ("LA", "La", "RGBA", "RGBa", "PA"):
+        rgba = im.convert("RGBA")
+        im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+    if gray and im.mode != "L":
+        im = im.convert("L")
+    elif not gray and im.mode != "RGB" and (rgb or im.mode != "L"):
+        im = im.convert("RGB")
+    return im
+
+
+def _background(a: np.ndarray) -> np.ndarray:
+    """Median colour of the border pixels of an (H, W, C) array."""
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]], axis=0)
+    return np.median(border, axis=0).round().astype(np.uint8)
+
+
+def _process(path: Path, size: int, color: str, crop: bool) -> np.ndarray:
+    """One image file as a uint8 array (C, size, size)."""
+    from PIL import Image, ImageChops
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+            if im.format == "JPEG":   # decode at a reduced scale when the image is much larger
+                im.draft("L" if color == "gray" else "RGB", (size * (8 if crop else 2),) * 2)
+            im.load()
+            gray = color == "gray" or (color == "auto" and im.mode in _GRAY_MODES)
+            im = _flatten(im, gray, rgb=color == "rgb")
+    except Image.DecompressionBombError:
+        raise UserError(f"{path} has too many pixels to load safely (over {2 * Image.MAX_IMAGE_PIXELS:,}); "
+                        "downscale it first") from None
+    except (OSError, SyntaxError, ValueError, Image.UnidentifiedImageError) as e:
+        raise UserError(f"cannot read image {path} ({type(e).__name__}: {e}); the file is corrupt or not an "
+                        "image: replace or remove it") from None
+    a = np.asarray(im)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    bg = _background(a)
+    if crop:   # bounding box of the pixels differing from the background (in C, via PIL)
+        diff = ImageChops.difference(im, Image.new(im.mode, im.size, tuple(int(v) for v in bg)))
+        if diff.mode != "L":
+            r_, g_, b_ = diff.split()
+            diff = ImageChops.lighter(ImageChops.lighter(r_, g_), b_)
+        box = diff.point([0] * (_BG_TOLERANCE + 1) + [255] * (255 - _BG_TOLERANCE)).getbbox()
+        if box is not None:
+            im = im.crop(box)
+    w, h = im.size
+    s = size / max(w, h)
+    nw, nh = max(1, min(size, round(w * s))), max(1, min(size, round(h * s)))
+    if (nw, nh) != (w, h):
+        im = im.resize((nw, nh), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    r = np.asarray(im)
+    if r.ndim == 2:
+        r = r[:, :, None]
+    out = np.empty((size, size, r.shape[2]), dtype=np.uint8)
+    out[:] = bg
+    top, left = (size - nh) // 2, (size - nw) // 2
+    out[top:top + nh, left:left + nw] = r
+    return out.transpose(2, 0, 1)
+
+
+def _load_images(files: list[Path], size: int, color: str, crop: bool) -> np.ndarray:
+    """All ``files`` as one uint8 array (n, C, size, size); gray or RGB decided for all."""
+    workers = min(8, os.cpu_count() or 1, max(1, len(files) // 16))
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            items = list(pool.map(lambda p: _process(p, size, color, crop), files))
+    else:
+        items = [_process(p, size, color, crop) for p in files]
+    if color == "auto":
+        rgb = [a for a in items if a.shape[0] == 3]
+        if rgb and all((a[0] == a[1]).all() and (a[1] == a[2]).all() for a in rgb):
+            items = [a[:1] if a.shape[0] == 3 else a for a in items]   # RGB files holding gray pictures
+        elif rgb:
+            items = [np.repeat(a, 3, axis=0) if a.shape[0] == 1 else a for a in items]
+    return np.stack(items)
+
+
+def load_folder(path, size=64, color="auto", crop=False, test_fraction=0.2, seed=0) -> Dataset:
+    """Load a folder of PNG/JPEG/BMP (also GIF, TIFF, WebP) images.
+
+    Layouts understood:
+
+    - ``path/<class>/**/*.png``: one sub-folder per class gives labels; class names are the
+      sub-folder names in natural order ("2" before "10").
+    - ``path/*.png``: a flat folder, no labels.
+    - ``path/train/...`` and ``path/test/...``: the given split, each laid out as above.
+
+    Without a given split, a seeded split (stratified when labelled) holds out
+    ``test_fraction`` of the images.
+
+    Each image is converted to gray or RGB (``color="auto"``: gray when every image is
+    gray; transparency is composited on white), optionally cropped to its content
+    (``crop=True``: pixels differing from the background, estimated as the median border
+    colour), resized keeping its aspect ratio to fit ``size`` x ``size`` and padded to that
+    square with the background colour. Hidden files and folders are skipped.
+    """
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"no such folder: {folder}; check the path")
+    size = check_int("size", size, 4)
+    if color not in ("auto", "gray", "rgb"):
+        raise UserError(f"option color must be 'auto', 'gray' or 'rgb', got {color!r}")
+    if not isinstance(crop, (bool, np.bool_)):
+        raise UserError(f"option crop must be True or False, got {crop!r}")
+    test_fraction, seed = check_fraction(test_fraction), check_int("seed", seed)
+
+    names = {d.name.lower(): d for d in _subdirs(folder)}
+    given_split = "train" in names and "test" in names
+    if given_split:
+        (ftr, ltr), (fte, lte) = _scan(names["train"]), _scan(names["test"])
+        if not ftr or not fte:
+            empty = names["train"] if not ftr else names["test"]
+            raise UserError(f"{empty} holds no images ({', '.join(IMAGE_SUFFIXES)}); add images to it")
+        if (ltr is None) != (lte is None):
+            raise UserError(f"{folder}: train/ and test/ must both use class sub-folders or both be flat")
+    else:
+        ftr, ltr = _scan(folder)
+        fte, lte = [], None
+        if not ftr:
+            raise UserError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)}); give a folder of images "
+                            "or of class sub-folders of images")
+    x = _load_images(ftr + fte, size, color, crop)
+    classes = None
+    y = None
+    if ltr is not None:
+        classes = sorted(set(ltr) | set(lte or []), key=_natural_key)
+        index = {c: i for i, c in enumerate(classes)}
+        y = np.array([index[c] for c in ltr + (lte or [])], dtype=np.int64)
+    info = image_info(folder.name or str(folder), x.shape[1:], classes=classes,
+                      extra={"size": size, "crop": bool(crop)})
+    xm = unit_to_model(x, 255.0)
+    if given_split:
+        n = len(ftr)
+        return make_dataset(xm[:n], None if y is None else y[:n], info=info,
+                            test_x=xm[n:], test_y=None if y is None else y[n:])
+    return make_dataset(xm, y, info=info, test_fraction=test_fraction, seed=seed)

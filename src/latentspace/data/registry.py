@@ -1,0 +1,89 @@
+"""The dataset registry: names to loader functions, and paths to file loaders."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Callable
+
+from latentspace.errors import UserError
+
+_LOADERS: dict[str, tuple[Callable, str]] = {}
+
+
+def register(name: str, description: str):
+    """Decorator registering ``loader(**options) -> Dataset`` under ``name``."""
+
+    def wrap(fn):
+        _LOADERS[name] = (fn, description)
+        return fn
+
+    return wrap
+
+
+def available() -> dict[str, str]:
+    """Registered dataset names and a one-line description of each."""
+    return {name: desc for name, (_, desc) in sorted(_LOADERS.items())}
+
+
+def _call(loader: Callable, label: str, options: dict):
+    sig = inspect.signature(loader)
+    accepts_any = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
+    if not accepts_any:
+        valid = [p for p in sig.parameters if p != "path"]
+        unknown = sorted(set(options) - set(sig.parameters))
+        if unknown:
+            raise UserError(
+                f"dataset {label!r} takes no option {unknown[0]!r}; valid options: {', '.join(valid) or 'none'}"
+            )
+    return loader(**options)
+
+
+def load(name_or_path, **options):
+    """Load a dataset by registered name or from a path.
+
+    Parameters
+    ----------
+    name_or_path : str or path
+        A registered name (see :func:`available`), a folder of images, or a
+        ``.npy`` / ``.npz`` file.
+    **options
+        Loader options, e.g. ``n=``, ``seed=``, ``data_dir=``, ``size=``, ``test_fraction=``.
+        Options that are ``None`` are dropped, so callers can pass CLI defaults through.
+
+    Returns
+    -------
+    Dataset
+        The training split, with the held-out split in ``.test``.
+    """
+    options = {k: v for k, v in options.items() if v is not None}
+    data = _load(str(name_or_path), options)
+    # Remember where the data came from, so a run folder can reload it (resume, evaluate).
+    data.source = {"name_or_path": str(name_or_path),
+                   "options": {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}}
+    return data
+
+
+def _load(key: str, options: dict):
+    if key in _LOADERS:
+        return _call(_LOADERS[key][0], key, options)
+    path = Path(key).expanduser()
+    if path.is_dir():
+        from latentspace.data.images import load_folder
+
+        return _call(load_folder, str(path), {"path": path, **options})
+    if path.suffix.lower() in (".npy", ".npz"):
+        from latentspace.data.arrays import load_array
+
+        if not path.is_file():
+            raise UserError(f"no such file: {path}; check the path")
+        return _call(load_array, str(path), {"path": path, **options})
+    if path.exists():
+        raise UserError(f"cannot read {path}: give a folder of images or a .npy/.npz file")
+    looks_like_path = any(c in key for c in "/\\.") or key.startswith("~")
+    if looks_like_path:
+        raise UserError(f"no such file or folder: {path}; check the path")
+    raise UserError(
+        f"unknown dataset {key!r}; use one of: {', '.join(sorted(_LOADERS))}, or a path to a folder of images "
+        "or a .npy/.npz file"
+    )

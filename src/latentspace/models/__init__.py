@@ -1,0 +1,13 @@
+"""Models: one API (``fit``, ``sample``, ``score_samples``, ``encode``/``decode``, ``save``) and a registry.
+
+``create(name, **params)`` builds a model by registry name; ``load(path)`` restores a saved one.
+"""
+
+from __future__ import annotations
+
+from latentspace.models.base import GenerativeModel, create, load, register, registry
+
+# Importing the model modules registers their models.
+from latentspace.models import classical, gan, vae  # noqa: E402,F401
+
+__all__ = ["GenerativeModel", "create", "load", "register", "registry"]

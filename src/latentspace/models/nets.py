@@ -1,0 +1,146 @@
+"""Building blocks chosen by modality: MLPs for points, 2-D convs for images and
+spectrograms, 3-D convs for volumes.
+
+Every network maps between a flat vector (latent code, or a feature/logit vector) and
+items of shape ``info.shape``. Conv nets are sized from the data: the encoder halves
+the spatial size with stride-2 convs until it is at most 4, the decoder mirrors it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def mlp(sizes: list[int], *, act=nn.LeakyReLU, act_kwargs=None, out_act=None, norm=None) -> nn.Sequential:
+    """A fully connected stack ``sizes[0] -> ... -> sizes[-1]`` with activations between layers."""
+    act_kwargs = {"negative_slope": 0.2} if act_kwargs is None and act is nn.LeakyReLU else (act_kwargs or {})
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            if norm is not None:
+                layers.append(norm(sizes[i + 1]))
+            layers.append(act(**act_kwargs))
+    if out_act is not None:
+        layers.append(out_act)
+    return nn.Sequential(*layers)
+
+
+def _conv_plan(spatial: tuple[int, ...], width: int, max_width: int = 512):
+    """Spatial sizes and channel widths of a stride-2 pyramid down to at most 4 per side."""
+    sizes = [tuple(spatial)]
+    while max(sizes[-1]) > 4:
+        sizes.append(tuple(math.ceil(s / 2) for s in sizes[-1]))
+    widths = [min(width * 2 ** i, max_width) for i in range(len(sizes) - 1)]
+    return sizes, widths
+
+
+class ConvEncoder(nn.Module):
+    """Items ``(C, *spatial)`` -> vector of ``out_dim``: stride-2 convs then a linear head.
+
+    ``dims`` is 2 for images/spectrograms and 3 for volumes (the 3-D GAN's discriminator).
+    """
+
+    def __init__(self, shape, out_dim: int, width: int = 32, norm: str | None = None, dropout: float = 0.0):
+        super().__init__()
+        channels, *spatial = shape
+        dims = len(spatial)
+        conv = nn.Conv2d if dims == 2 else nn.Conv3d
+        sizes, widths = _conv_plan(spatial, width)
+        layers: list[nn.Module] = []
+        c_in = channels
+        for i, w in enumerate(widths):
+            layers.append(conv(c_in, w, kernel_size=4 if dims == 2 else 4, stride=2, padding=1)
+                          if all(s % 2 == 0 for s in sizes[i]) else conv(c_in, w, 3, stride=2, padding=1))
+            if norm == "batch" and i > 0:
+                layers.append((nn.BatchNorm2d if dims == 2 else nn.BatchNorm3d)(w))
+            elif norm == "layer" and i > 0:
+                layers.append(nn.GroupNorm(1, w))
+            layers.append(nn.LeakyReLU(0.2))
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            c_in = w
+        self.features = nn.Sequential(*layers)
+        self.flat_dim = c_in * int(math.prod(sizes[-1]))
+        self.head = nn.Linear(self.flat_dim, out_dim)
+
+    def forward(self, x):
+        return self.head(self.features(x).flatten(1))
+
+
+class ConvDecoder(nn.Module):
+    """Vector of ``in_dim`` -> items ``(C, *spatial)``: a linear stem then upsample+conv blocks.
+
+    Nearest-neighbour upsampling followed by a 3x3 conv avoids the checkerboard artefacts of
+    transposed convolutions (Odena et al. 2016); the output is cropped to the exact size.
+    """
+
+    def __init__(self, in_dim: int, shape, width: int = 32, norm: str | None = "batch", out_act=None):
+        super().__init__()
+        channels, *spatial = shape
+        dims = len(spatial)
+        conv = nn.Conv2d if dims == 2 else nn.Conv3d
+        bn = nn.BatchNorm2d if dims == 2 else nn.BatchNorm3d
+        sizes, widths = _conv_plan(spatial, width)
+        widths = widths[::-1]
+        self.spatial = tuple(spatial)
+        self.start = sizes[-1]
+        self.start_channels = widths[0] if widths else width
+        self.stem = nn.Linear(in_dim, self.start_channels * int(math.prod(self.start)))
+        self.stem_norm = bn(self.start_channels) if norm == "batch" else nn.Identity()
+        blocks: list[nn.Module] = []
+        c_in = self.start_channels
+        targets = sizes[::-1][1:]
+        for i, size in enumerate(targets):
+            c_out = widths[i + 1] if i + 1 < len(widths) else max(width // 2, 8)
+            blocks += [nn.Upsample(size=size, mode="nearest"), conv(c_in, c_out, 3, padding=1)]
+            if norm == "batch":
+                blocks.append(bn(c_out))
+            blocks.append(nn.ReLU())
+            c_in = c_out
+        blocks.append(conv(c_in, channels, 3, padding=1))
+        if out_act is not None:
+            blocks.append(out_act)
+        self.blocks = nn.Sequential(*blocks)
+
+    def forward(self, z):
+        h = self.stem(z).view(len(z), self.start_channels, *self.start)
+        h = torch.relu(self.stem_norm(h))
+        return self.blocks(h)
+
+
+def is_spatial(info) -> bool:
+    return info.modality in ("image", "volume", "spectrogram")
+
+
+def encoder_for(info, out_dim: int, *, hidden: int = 256, layers: int = 3, width: int = 32,
+                norm: str | None = None) -> nn.Module:
+    """Data items -> vector, chosen by modality (MLP for points, convs otherwise)."""
+    if is_spatial(info):
+        return ConvEncoder(info.shape, out_dim, width=width, norm=norm)
+    return nn.Sequential(nn.Flatten(), mlp([info.dim] + [hidden] * layers + [out_dim]))
+
+
+def decoder_for(info, in_dim: int, *, hidden: int = 256, layers: int = 3, width: int = 32,
+                norm: str | None = "batch", out_act=None) -> nn.Module:
+    """Vector -> data items, chosen by modality (MLP for points, upsample+conv otherwise)."""
+    if is_spatial(info):
+        return ConvDecoder(in_dim, info.shape, width=width, norm=norm, out_act=out_act)
+    net = mlp([in_dim] + [hidden] * layers + [info.dim], act=nn.ReLU,
+              norm=nn.BatchNorm1d if norm == "batch" else None, out_act=out_act)
+    return nn.Sequential(net, nn.Unflatten(1, tuple(info.shape)))
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN weight init (Radford et al. 2016): N(0, 0.02) weights, BatchNorm N(1, 0.02)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)

@@ -1,0 +1,147 @@
+"""Common ground of the neural models: networks by name, training through the engine,
+batched seeded sampling, and persistence of weights (EMA copies included).
+
+A subclass implements
+
+- ``_build(info) -> dict[str, nn.Module]``: its networks, sized from the data;
+- ``configure_optimizers() -> dict[str, Optimizer]``;
+- ``train_step(batch, step) -> dict[str, float]``: one optimisation step, the family's losses;
+- ``_generate(z, **cond) -> model-space items`` and ``latent_dim``-shaped noise via ``_prior``.
+
+During training, ``self.net(name)`` returns the network to call (DDP-wrapped under
+``torchrun``); ``self.eval_net(name)`` returns the EMA copy when there is one.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from latentspace.data.dataset import Dataset
+from latentspace.errors import UserError
+from latentspace.models.base import GenerativeModel
+
+
+class NeuralModel(GenerativeModel):
+    #: names of networks whose weights are averaged (EMA) when ``ema_decay`` > 0
+    ema_nets: tuple = ()
+    ema_decay: float = 0.0
+    #: training defaults used when ``fit`` is not told otherwise
+    default_steps: int = 2000
+    default_batch_size: int = 128
+    default_lr_schedule: str = "constant"
+
+    nets_ = None
+    ema_ = None
+    train_nets_ = None
+    info_ = None
+
+    # -- construction ------------------------------------------------------------
+    def _build(self, info) -> dict:
+        raise NotImplementedError
+
+    def build(self, info, device=None) -> "NeuralModel":
+        """Create the networks for data described by ``info`` on ``device``."""
+        self.info_ = info
+        self.device_ = torch.device(device) if device is not None else torch.device("cpu")
+        self.nets_ = nn.ModuleDict(self._build(info)).to(self.device_)
+        if len(info.shape) == 3:  # 2-D convs: channels_last is faster on CPU and GPU
+            self.nets_ = self.nets_.to(memory_format=torch.channels_last)
+        self.ema_ = nn.ModuleDict({k: copy.deepcopy(self.nets_[k]).requires_grad_(False)
+                                   for k in self.ema_nets if self.ema_decay > 0})
+        self.train_nets_ = None
+        return self
+
+    def configure_optimizers(self) -> dict:
+        raise NotImplementedError
+
+    def train_step(self, batch: dict, step: int) -> dict:
+        raise NotImplementedError
+
+    def net(self, name: str) -> nn.Module:
+        """The network to call in ``train_step`` (DDP-wrapped when distributed)."""
+        if self.train_nets_ and name in self.train_nets_:
+            return self.train_nets_[name]
+        return self.nets_[name]
+
+    def eval_net(self, name: str) -> nn.Module:
+        """The network to use for sampling/encoding: its EMA copy when there is one."""
+        return self.ema_[name] if self.ema_ and name in self.ema_ else self.nets_[name]
+
+    def set_train(self, mode: bool) -> None:
+        self.nets_.train(mode)
+        self.ema_.eval()
+
+    def to(self, device) -> "NeuralModel":
+        self.device_ = torch.device(device)
+        self.nets_.to(self.device_)
+        self.ema_.to(self.device_)
+        return self
+
+    # -- the API -------------------------------------------------------------------
+    def fit(self, data: Dataset, *, steps: int | None = None, batch_size: int | None = None, seed: int = 0,
+            out=None, resume: bool = False, overwrite: bool = False, log_every: int = 100,
+            sample_every: int = 0, checkpoint_every: int = 1000, progress: bool = True,
+            device: str | None = None, lr_schedule: str | None = None) -> "NeuralModel":
+        """Train on ``data`` with the shared engine (see :mod:`latentspace.train.engine`).
+
+        Parameters
+        ----------
+        data : Dataset
+        steps : int, optional
+            Optimisation steps (total, counting those before a resume); model default if None.
+        batch_size : int, optional
+            Global batch size (split across processes under torchrun); model default if None.
+        seed : int
+            Makes a CPU run deterministic.
+        out : path, optional
+            Run folder for config, metrics.csv, checkpoints, samples and the final model.
+        resume, overwrite : bool
+            Continue the run in ``out`` from its checkpoint, or replace it.
+        lr_schedule : {"constant", "linear", "cosine"}, optional
+            Learning-rate multiplier over the run (to 0 at the end for linear and cosine);
+            the model's default if None.
+        """
+        from latentspace.train import TrainConfig, train
+
+        if not isinstance(data, Dataset):
+            raise UserError(f"fit expects a latentspace Dataset (see latentspace.data.load), got {type(data).__name__}")
+        cfg = TrainConfig(steps=steps or self.default_steps, batch_size=batch_size or self.default_batch_size,
+                          seed=seed, out=None if out is None else str(out), resume=resume, overwrite=overwrite,
+                          log_every=log_every, sample_every=sample_every, checkpoint_every=checkpoint_every,
+                          progress=progress, device=device, lr_schedule=lr_schedule or self.default_lr_schedule)
+        self._check_data(data)
+        return train(self, data, cfg)
+
+    def _check_data(self, data: Dataset) -> None:
+        """Refuse data the model cannot use (override, e.g. conditional models need labels)."""
+
+    def _noise(self, n: int, seed: int | None, dim: int) -> torch.Tensor:
+        """Standard normal noise drawn on the CPU from ``seed`` (device-independent), then moved."""
+        g = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        return torch.randn(n, dim, generator=g).to(self.device_)
+
+    @torch.no_grad()
+    def _batched(self, fn, *tensors, batch: int = 1024) -> torch.Tensor:
+        n = len(tensors[0])
+        outs = [fn(*(t[i:i + batch] for t in tensors)) for i in range(0, n, batch)]
+        return torch.cat(outs) if outs else torch.empty(0)
+
+    def _to_data(self, x_model: torch.Tensor) -> torch.Tensor:
+        return self.info_.to_data(x_model.float().cpu().contiguous())
+
+    # -- persistence -------------------------------------------------------------------
+    def _get_state(self):
+        tensors = {"nets": {k: v.state_dict() for k, v in self.nets_.items()},
+                   "ema": {k: v.state_dict() for k, v in self.ema_.items()}}
+        return tensors, {}
+
+    def _set_state(self, tensors, extra):
+        self.build(self.info_, "cpu")
+        for k, net in self.nets_.items():
+            net.load_state_dict(tensors["nets"][k])
+        for k, net in self.ema_.items():
+            net.load_state_dict(tensors["ema"][k])
+        self.set_train(False)

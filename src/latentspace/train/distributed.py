@@ -1,0 +1,67 @@
+"""DistributedDataParallel under ``torchrun``: process-group set-up and small collectives.
+
+``torchrun --nproc_per_node N -m latentspace.cli train ...`` sets ``RANK``, ``WORLD_SIZE``
+and ``LOCAL_RANK``; we initialise the process group from them (NCCL on CUDA, gloo on CPU).
+Only rank 0 writes files; every rank sees a disjoint shard of each global batch.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistEnv:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+
+def init_distributed(device: torch.device | None = None) -> DistEnv:
+    """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistEnv()
+    env = DistEnv(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
+    if not dist.is_initialized():
+        cuda = torch.cuda.is_available() and (device is None or torch.device(device).type == "cuda")
+        if cuda:
+            torch.cuda.set_device(env.local_rank)
+        dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return env
+
+
+def barrier(env: DistEnv) -> None:
+    if env.enabled:
+        dist.barrier()
+
+
+def broadcast_flag(env: DistEnv, flag: bool, device) -> bool:
+    """True on every rank if ``flag`` is true on any rank (e.g. a Ctrl-C or a NaN on one rank)."""
+    if not env.enabled:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
+def gather_tensor(env: DistEnv, t: torch.Tensor, device) -> list[torch.Tensor]:
+    """All ranks' copies of a same-shaped tensor, in rank order (on CPU)."""
+    if not env.enabled:
+        return [t.cpu()]
+    src = t.to(device)
+    out = [torch.empty_like(src) for _ in range(env.world)]
+    dist.all_gather(out, src)
+    return [o.cpu() for o in out]

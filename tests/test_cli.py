@@ -1,0 +1,180 @@
+"""The command line: the happy path, and one test per kind of bad input (exit 2, one line, nothing written)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from latentspace.cli import main
+from latentspace.storage import load_state
+
+
+def snapshot(folder):
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} if folder.exists() else {}
+
+
+def fails(capsys, argv, pattern, *, watch=None):
+    """Run the CLI, expect exit 2 with a one-line error matching ``pattern`` and no change under ``watch``."""
+    before = snapshot(watch) if watch is not None else None
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert pattern.lower() in err[0].lower(), err[0]
+    if watch is not None:
+        assert snapshot(watch) == before
+    return err[0]
+
+
+@pytest.fixture
+def gan_run(tmp_path):
+    run = tmp_path / "gan"
+    assert main(["train", "gan", "--data", "ring8", "--steps", "20", "--batch-size", "64", "--out", str(run),
+                 "--set", "hidden=32", "--no-progress"]) == 0
+    return run
+
+
+def test_train_sample_evaluate_round_trip(gan_run, tmp_path, capsys):
+    assert (gan_run / "model" / "weights.safetensors").is_file()
+    assert main(["sample", str(gan_run), "--n", "10", "--out", str(tmp_path / "s.npy"), "--seed", "1"]) == 0
+    x = np.load(tmp_path / "s.npy", allow_pickle=False)
+    assert x.shape == (10, 2) and np.isfinite(x).all()
+    assert main(["sample", str(gan_run), "--n", "16", "--out", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    capsys.readouterr()
+    assert main(["evaluate", str(gan_run), "--n", "500"]) == 0
+    out = capsys.readouterr().out
+    assert "modes_captured" in out and "floor_modes_captured" in out
+    metrics = json.loads((gan_run / "metrics.json").read_text())
+    assert metrics["floor_modes_captured"] == 8 and 0 <= metrics["high_quality_fraction"] <= 1
+
+
+def test_list(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("kde", "gmm", "ppca", "gan", "vae", "ring8", "grid25", "digits", "mnist"):
+        assert f"  {name} " in out
+
+
+def test_resume_continues_a_run(gan_run, capsys):
+    assert main(["train", "gan", "--data", "ring8", "--steps", "30", "--out", str(gan_run), "--resume",
+                 "--no-progress"]) == 0
+    assert load_state(gan_run / "checkpoints" / "latest.safetensors")["step"] == 30
+
+
+def test_unknown_model(capsys, tmp_path):
+    fails(capsys, ["train", "gann", "--data", "ring8", "--out", tmp_path / "r"], "unknown model 'gann'")
+    assert not (tmp_path / "r").exists()
+
+
+def test_unknown_dataset(capsys, tmp_path):
+    fails(capsys, ["train", "gan", "--data", "ring9", "--out", tmp_path / "r"], "unknown dataset 'ring9'")
+    assert not (tmp_path / "r").exists()
+
+
+def test_missing_path(capsys, tmp_path):
+    fails(capsys, ["train", "vae", "--data", tmp_path / "nowhere", "--out", tmp_path / "r"], "no such file")
+    assert not (tmp_path / "r").exists()
+
+
+def test_empty_folder(capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    fails(capsys, ["train", "vae", "--data", tmp_path / "empty", "--out", tmp_path / "r"], "empty")
+    assert not (tmp_path / "r").exists()
+
+
+def test_corrupt_image(capsys, tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    from PIL import Image
+
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / "good.png")
+    (folder / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really a png")
+    msg = fails(capsys, ["train", "vae", "--data", folder, "--out", tmp_path / "r"], "bad.png")
+    assert "corrupt" in msg.lower() or "cannot" in msg.lower()
+    assert not (tmp_path / "r").exists()
+
+
+def test_nan_in_array(capsys, tmp_path):
+    x = np.random.default_rng(0).normal(size=(50, 2))
+    x[3, 1] = np.nan
+    np.save(tmp_path / "x.npy", x)
+    fails(capsys, ["train", "gmm", "--data", tmp_path / "x.npy", "--out", tmp_path / "r"], "nan")
+    assert not (tmp_path / "r").exists()
+
+
+def test_wrong_shape(capsys, tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros(10))
+    fails(capsys, ["train", "gmm", "--data", tmp_path / "x.npy", "--out", tmp_path / "r"], "shape")
+    assert not (tmp_path / "r").exists()
+
+
+def test_wrong_dtype(capsys, tmp_path):
+    np.save(tmp_path / "x.npy", np.array([["a", "b"], ["c", "d"]]))
+    fails(capsys, ["train", "gmm", "--data", tmp_path / "x.npy", "--out", tmp_path / "r"], "dtype")
+    assert not (tmp_path / "r").exists()
+
+
+def test_existing_run_folder(gan_run, capsys):
+    fails(capsys, ["train", "gan", "--data", "ring8", "--steps", "5", "--out", gan_run], "already exists",
+          watch=gan_run)
+
+
+def test_checkpoint_of_another_model(gan_run, capsys):
+    fails(capsys, ["train", "vae", "--data", "ring8", "--steps", "40", "--out", gan_run, "--resume"],
+          "model 'gan', not 'vae'", watch=gan_run)
+
+
+def test_bad_set_key(capsys, tmp_path):
+    fails(capsys, ["train", "gan", "--data", "ring8", "--out", tmp_path / "r", "--set", "learning_rate=1"],
+          "no parameter 'learning_rate'")
+    assert not (tmp_path / "r").exists()
+
+
+def test_bad_set_value(capsys, tmp_path):
+    fails(capsys, ["train", "gan", "--data", "ring8", "--out", tmp_path / "r", "--set", "lr=fast"],
+          "'lr' expects a float")
+    assert not (tmp_path / "r").exists()
+
+
+def test_sample_refuses_to_overwrite(gan_run, tmp_path, capsys):
+    target = tmp_path / "s.npy"
+    target.write_bytes(b"precious")
+    fails(capsys, ["sample", gan_run, "--n", "4", "--out", target], "already exists")
+    assert target.read_bytes() == b"precious"
+
+
+def test_load_missing_model(capsys, tmp_path):
+    fails(capsys, ["sample", tmp_path / "nope", "--n", "4", "--out", tmp_path / "s.npy"], "no such model")
+
+
+def test_corrupt_weights(gan_run, capsys, tmp_path):
+    (gan_run / "model" / "weights.safetensors").write_bytes(b"garbage")
+    fails(capsys, ["sample", gan_run, "--n", "4", "--out", tmp_path / "s.npy"], "corrupt")
+    assert not (tmp_path / "s.npy").exists()
+
+
+def test_real_process_exit_code_and_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "latentspace.cli", "train", "nosuchmodel", "--data", "ring8",
+                           "--out", str(tmp_path / "r")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith("error: unknown model 'nosuchmodel'")
+
+
+def test_help_does_not_import_torch():
+    code = "import sys; from latentspace.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert out.strip() == "False"
+
+
+def test_seeded_sampling_identical_after_load(gan_run, tmp_path):
+    import latentspace as ls
+
+    a = ls.load(gan_run).sample(50, seed=7)
+    b = ls.load(gan_run / "model").sample(50, seed=7)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, ls.load(gan_run).sample(50, seed=8))

@@ -1,0 +1,188 @@
+"""The training engine: determinism, exact resume, Ctrl-C, atomic checkpoints, NaN guard, DDP."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import latentspace as ls
+from latentspace.errors import TrainingDiverged, UserError
+from latentspace.models.gan import GAN
+from latentspace.storage import load_state
+from latentspace.train import run as runfolder
+
+SMALL = dict(hidden=32, layers=2)
+
+
+@pytest.fixture(scope="module")
+def ring():
+    return ls.data.load("ring8", n=512, n_test=128)
+
+
+def weights(run: Path) -> dict:
+    return load_file(str(run / "model" / "weights.safetensors"))
+
+
+def assert_same_weights(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def fit(model, data, out, steps, **kw):
+    return model.fit(data, steps=steps, batch_size=64, seed=3, out=out, progress=False, checkpoint_every=10,
+                     log_every=5, sample_every=50, **kw)
+
+
+def test_same_seed_same_weights_and_different_seed_differs(ring, tmp_path):
+    fit(GAN(**SMALL), ring, tmp_path / "a", 30)
+    fit(GAN(**SMALL), ring, tmp_path / "b", 30)
+    assert_same_weights(weights(tmp_path / "a"), weights(tmp_path / "b"))
+    GAN(**SMALL).fit(ring, steps=30, batch_size=64, seed=4, out=tmp_path / "c", progress=False)
+    c = weights(tmp_path / "c")
+    assert any(not torch.equal(v, c[k]) for k, v in weights(tmp_path / "a").items())
+
+
+def test_run_folder_layout(ring, tmp_path):
+    fit(GAN(**SMALL), ring, tmp_path / "run", 20)
+    run = tmp_path / "run"
+    for name in ("config.json", "metrics.csv", "checkpoints/latest.safetensors", "model/model.json",
+                 "model/weights.safetensors", "samples/step-000020.png"):
+        assert (run / name).is_file(), name
+    lines = (run / "metrics.csv").read_text().splitlines()
+    assert lines[0].startswith("step,time,loss_d,loss_g")
+    assert [int(r.split(",")[0]) for r in lines[1:]] == [5, 10, 15, 20]
+    config = runfolder.read_config(run)
+    assert config["model"] == "gan" and config["data"]["name_or_path"] == "ring8"
+    assert config["params"]["hidden"] == 32
+
+
+def test_resume_matches_uninterrupted_run(ring, tmp_path):
+    fit(GAN(**SMALL), ring, tmp_path / "full", 40)
+    fit(GAN(**SMALL), ring, tmp_path / "part", 20)
+    assert load_state(tmp_path / "part" / runfolder.CHECKPOINT)["step"] == 20
+    fit(GAN(**SMALL), ring, tmp_path / "part", 40, resume=True)
+    assert_same_weights(weights(tmp_path / "full"), weights(tmp_path / "part"))
+    steps = [int(r.split(",")[0]) for r in (tmp_path / "part" / "metrics.csv").read_text().splitlines()[1:]]
+    assert steps == list(range(5, 41, 5))
+
+
+def test_resume_with_vae_including_optimizer_and_rng(tmp_path):
+    data = ls.data.load("digits")
+    kw = dict(width=8, latent_dim=4)
+    fit(ls.models.create("vae", **kw), data, tmp_path / "full", 30)
+    fit(ls.models.create("vae", **kw), data, tmp_path / "part", 10)
+    fit(ls.models.create("vae", **kw), data, tmp_path / "part", 30, resume=True)
+    assert_same_weights(weights(tmp_path / "full"), weights(tmp_path / "part"))
+
+
+class InterruptedGAN(GAN):
+    """Sends itself Ctrl-C during a given step, as a user would."""
+
+    interrupt_at = 17
+
+    def train_step(self, batch, step):
+        if step == self.interrupt_at:
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().train_step(batch, step)
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(ring, tmp_path):
+    fit(GAN(**SMALL), ring, tmp_path / "full", 30)
+    with pytest.raises(KeyboardInterrupt, match="--resume"):
+        fit(InterruptedGAN(**SMALL), ring, tmp_path / "cut", 30)
+    assert load_state(tmp_path / "cut" / runfolder.CHECKPOINT)["step"] == 18  # the step in flight finishes
+    assert not (tmp_path / "cut" / "model").exists()
+    fit(GAN(**SMALL), ring, tmp_path / "cut", 30, resume=True)
+    assert_same_weights(weights(tmp_path / "full"), weights(tmp_path / "cut"))
+
+
+def test_checkpoint_write_is_atomic(ring, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    fit(GAN(**SMALL), ring, run, 10)
+    before = (run / runfolder.CHECKPOINT).read_bytes()
+
+    def crash(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        fit(GAN(**SMALL), ring, run, 20, resume=True)
+    monkeypatch.undo()
+    assert (run / runfolder.CHECKPOINT).read_bytes() == before  # the old checkpoint is intact
+    assert load_state(run / runfolder.CHECKPOINT)["step"] == 10
+    assert not [p for p in (run / "checkpoints").iterdir() if p.name != "latest.safetensors"]  # no temp files
+
+
+class ExplodingGAN(GAN):
+    def train_step(self, batch, step):
+        logs = super().train_step(batch, step)
+        if step == 24:
+            logs["loss_d"] = float("nan")
+        return logs
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(ring, tmp_path):
+    with pytest.raises(TrainingDiverged, match=r"loss_d became NaN/inf at step 25.*step 20"):
+        fit(ExplodingGAN(**SMALL), ring, tmp_path / "run", 40)
+    assert load_state(tmp_path / "run" / runfolder.CHECKPOINT)["step"] == 20
+    assert not (tmp_path / "run" / "model").exists()
+
+
+def test_existing_run_needs_resume_or_overwrite(ring, tmp_path):
+    run = tmp_path / "run"
+    fit(GAN(**SMALL), ring, run, 10)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    with pytest.raises(UserError, match="already exists.*--resume.*--overwrite"):
+        fit(GAN(**SMALL), ring, run, 10)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    fit(GAN(**SMALL), ring, run, 10, overwrite=True)
+
+
+def test_resume_checkpoint_of_another_model_is_refused(ring, tmp_path):
+    fit(GAN(**SMALL), ring, tmp_path / "run", 10)
+    with pytest.raises(UserError, match="checkpoint is of model 'gan', not 'vae'"):
+        fit(ls.models.create("vae"), ring, tmp_path / "run", 20, resume=True)
+
+
+DDP_SCRIPT = textwrap.dedent("""
+    import os, sys, torch
+    import torch.distributed as dist
+    from safetensors.torch import save_file
+    import latentspace as ls
+    from latentspace.models.gan import GAN
+    out = sys.argv[1]
+    data = ls.data.load("ring8", n=512, n_test=64)
+    model = GAN(hidden=32, layers=2).fit(data, steps=25, batch_size=64, seed=1, out=out + "/run",
+                                          progress=False, checkpoint_every=10)
+    rank = dist.get_rank()
+    state = {f"{n}.{k}": v.contiguous() for n, net in model.nets_.items() for k, v in net.state_dict().items()}
+    save_file(state, f"{out}/rank{rank}.safetensors")
+    dist.barrier()
+    print("rank", rank, "world", dist.get_world_size(), "done")
+""")
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes_end_with_identical_weights(tmp_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           str(script), str(tmp_path)], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    r0, r1 = load_file(str(tmp_path / "rank0.safetensors")), load_file(str(tmp_path / "rank1.safetensors"))
+    assert_same_weights(r0, r1)
+    init = GAN(hidden=32, layers=2).build(ls.data.load("ring8", n=512, n_test=64).info).nets_
+    assert not torch.equal(r0["G.0.0.weight"], init["G"][0][0].weight.detach())  # training happened
+    run = tmp_path / "run"
+    assert (run / "model" / "weights.safetensors").is_file()
+    assert load_state(run / runfolder.CHECKPOINT)["step"] == 25
+    assert len(load_state(run / runfolder.CHECKPOINT)["rng"]["cpu"]) == 2  # every rank's RNG kept
+    assert runfolder.read_config(run)["world_size"] == 2
