@@ -51,11 +51,11 @@ def create(name: str, **params) -> "GenerativeModel":
     return model
 
 
-def _coerce(name: str, value, default):
-    """Coerce ``value`` to the type of a parameter's default (for ``--set key=value``)."""
-    if default is None or value is None:
+def _coerce(name: str, value, default, kind=None):
+    """Coerce ``value`` to the type of a parameter's default, or to ``kind`` (for ``--set key=value``)."""
+    if value is None or (default is None and kind is None):
         return value
-    kind = type(default)
+    kind = kind or type(default)
     try:
         if kind is bool:
             if isinstance(value, str):
@@ -78,9 +78,8 @@ def _coerce(name: str, value, default):
             return kind(value) if not isinstance(value, str) else kind(json.loads(value))
         return kind(value)
     except (TypeError, ValueError, json.JSONDecodeError):
-        raise UserError(
-            f"parameter {name!r} expects a {kind.__name__} (like {default!r}), got {value!r}"
-        ) from None
+        like = f" (like {default!r})" if default is not None else ""
+        raise UserError(f"parameter {name!r} expects a {kind.__name__}{like}, got {value!r}") from None
 
 
 class GenerativeModel:
@@ -96,6 +95,8 @@ class GenerativeModel:
     likelihood_kind: str | None = None
     #: options a parameter may take, checked by ``set_params``: {param: (choices...)}
     choices: dict = {}
+    #: types of parameters whose default is None ("chosen from the data"): {param: type}
+    param_types: dict = {}
 
     # -- parameters (scikit-learn conventions) ------------------------------------
     @classmethod
@@ -118,7 +119,7 @@ class GenerativeModel:
                 raise UserError(
                     f"model {self.name!r} has no parameter {key!r}; valid: {', '.join(sorted(defaults))}"
                 )
-            value = _coerce(key, value, defaults[key])
+            value = _coerce(key, value, defaults[key], self.param_types.get(key))
             if key in self.choices and value not in self.choices[key]:
                 raise UserError(
                     f"parameter {key!r} of {self.name!r} must be one of {list(self.choices[key])}, got {value!r}"

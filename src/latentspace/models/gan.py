@@ -52,9 +52,9 @@ class GAN(NeuralModel):
     width : int
         Channels of the first conv layer (images, volumes); doubled at each stride.
     lr : float
-        Adam learning rate of both networks.
+        Adam learning rate of the generator (None: by modality, see ``recipes``).
     beta1, beta2 : float
-        Adam betas.
+        Adam betas (None: by modality).
     label_smoothing : float
         One-sided label smoothing: real targets are ``1 - label_smoothing``.
     dcgan_init : bool
@@ -64,14 +64,27 @@ class GAN(NeuralModel):
     pac : int
         PacGAN packing degree: the discriminator sees ``pac`` samples at once.
     lr_d : float
-        Discriminator learning rate if different from ``lr`` (two time-scale update rule,
-        Heusel et al. 2017); 0 means ``lr``.
+        Discriminator learning rate (None: by modality); a larger one than ``lr`` is the two
+        time-scale update rule (Heusel et al. 2017).
     d_steps : int
         Discriminator updates per generator update (each on its own batch slice).
     instance_noise : float
-        Standard deviation (model space) of Gaussian noise added to every discriminator input,
-        annealed linearly to 0 over the run (Sønderby et al. 2017): it makes the real and
-        generated distributions overlap early on, so the generator is pulled towards every mode.
+        (None: by modality.) Standard deviation (model space) of Gaussian noise added to every discriminator input,
+        annealed linearly to 0 at half the run (Sønderby et al. 2017): it makes the real and
+        generated distributions overlap early on, so the generator is pulled towards every mode;
+        the second half sharpens the samples.
+    g_batch_norm : bool
+        BatchNorm in the hidden layers of an MLP generator (conv generators always have it).
+    g_init_std : float
+        MLP generators only: at initialisation, rescale the output layer so that generated
+        points start with this standard deviation (model space, where the data have std 1).
+        A generator spread over the data from the start reaches every mode, instead of
+        growing out of the single point that a small initialisation gives. 0 keeps the plain
+        initialisation.
+    r1_gamma : float
+        (None: by modality.) Weight of the R1 penalty ``gamma/2 * E ||grad_x D(x)||^2`` on real
+        items (Mescheder et al. 2018), which makes the non-saturating GAN converge locally
+        instead of circling its equilibrium. 0 disables it.
 
     Examples
     --------
@@ -87,10 +100,21 @@ class GAN(NeuralModel):
     default_steps = 6000
     default_batch_size = 256
 
+    #: defaults of the parameters left at None, by modality: the DCGAN recipe for images and
+    #: volumes, and for points a recipe measured on grid25 (see docs/gan-grid25.md)
+    recipes = {
+        "points": dict(lr=1e-3, lr_d=3e-3, beta1=0.0, beta2=0.9, instance_noise=0.1, r1_gamma=0.0),
+        "spatial": dict(lr=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, instance_noise=0.0, r1_gamma=0.0),
+    }
+    param_types = {"lr": float, "lr_d": float, "beta1": float, "beta2": float, "instance_noise": float,
+                   "r1_gamma": float}
+    default_lr_schedule = "linear"
+
     def __init__(self, latent_dim: int = 0, hidden: int = 256, layers: int = 3, width: int = 64,
-                 lr: float = 2e-4, beta1: float = 0.5, beta2: float = 0.999, label_smoothing: float = 0.0,
-                 dcgan_init: bool = True, ema_decay: float = 0.999, pac: int = 1, lr_d: float = 0.0,
-                 d_steps: int = 1, instance_noise: float = 0.0):
+                 lr: float | None = None, beta1: float | None = None, beta2: float | None = None,
+                 label_smoothing: float = 0.0, dcgan_init: bool = True, ema_decay: float = 0.999, pac: int = 1,
+                 lr_d: float | None = None, d_steps: int = 1, instance_noise: float | None = None,
+                 g_batch_norm: bool = False, g_init_std: float = 1.0, r1_gamma: float | None = None):
         self.latent_dim = latent_dim
         self.hidden = hidden
         self.layers = layers
@@ -105,6 +129,9 @@ class GAN(NeuralModel):
         self.lr_d = lr_d
         self.d_steps = d_steps
         self.instance_noise = instance_noise
+        self.g_batch_norm = g_batch_norm
+        self.g_init_std = g_init_std
+        self.r1_gamma = r1_gamma
 
     # -- networks ------------------------------------------------------------------
     @property
@@ -123,18 +150,32 @@ class GAN(NeuralModel):
             G = ConvDecoder(self.z_dim, info.shape, width=self.width, norm="batch", out_act=nn.Tanh())
             D = ConvEncoder((channels * self.pac, *spatial), 1, width=self.width)
         else:
-            G = nn.Sequential(mlp([self.z_dim] + [self.hidden] * self.layers + [info.dim], act=nn.ReLU),
+            norm = nn.BatchNorm1d if self.g_batch_norm else None
+            G = nn.Sequential(mlp([self.z_dim] + [self.hidden] * self.layers + [info.dim], act=nn.ReLU, norm=norm),
                               nn.Unflatten(1, tuple(info.shape)))
             D = nn.Sequential(nn.Flatten(), mlp([info.dim * self.pac] + [self.hidden] * self.layers + [1]))
         if self.dcgan_init:
             dcgan_init(G)
             dcgan_init(D)
+        if self.g_init_std > 0 and not is_spatial(info):
+            out_layer = [m for m in G.modules() if isinstance(m, nn.Linear)][-1]
+            with torch.no_grad():
+                spread = G(torch.randn(4096, self.z_dim)).std()
+                out_layer.weight.mul_(self.g_init_std / spread.clamp_min(1e-12))
+                out_layer.bias.zero_()
         return {"G": G, "D": D}
 
+    def setting(self, name: str):
+        """A parameter's value, or the modality's default when it was left at None."""
+        value = getattr(self, name)
+        if value is None:
+            value = self.recipes["spatial" if is_spatial(self.info_) else "points"][name]
+        return value
+
     def configure_optimizers(self):
-        betas = (self.beta1, self.beta2)
-        self.opt_g_ = torch.optim.Adam(self.nets_["G"].parameters(), lr=self.lr, betas=betas)
-        self.opt_d_ = torch.optim.Adam(self.nets_["D"].parameters(), lr=self.lr_d or self.lr, betas=betas)
+        betas = (self.setting("beta1"), self.setting("beta2"))
+        self.opt_g_ = torch.optim.Adam(self.nets_["G"].parameters(), lr=self.setting("lr"), betas=betas)
+        self.opt_d_ = torch.optim.Adam(self.nets_["D"].parameters(), lr=self.setting("lr_d"), betas=betas)
         return {"G": self.opt_g_, "D": self.opt_d_}
 
     def _pack(self, x: torch.Tensor) -> torch.Tensor:
@@ -149,20 +190,26 @@ class GAN(NeuralModel):
     def train_step(self, batch, step):
         G, D = self.net("G"), self.net("D")
         x = batch["x"]
-        noise_std = self.instance_noise * (1.0 - batch.get("progress", 0.0))
+        noise_std = self.setting("instance_noise") * max(0.0, 1.0 - 2.0 * batch.get("progress", 0.0))
 
         def judge(*groups):  # packed separately, so a pack never mixes real and generated items
             return D(torch.cat([self._pack(g + noise_std * torch.randn_like(g) if noise_std > 0 else g)
                                 for g in groups]))
 
+        gamma = self.setting("r1_gamma")
         # Discriminator: real -> 1 - s (one-sided smoothing), fake -> 0; one forward on both halves.
         for real in x.chunk(self.d_steps):
             fake = G(torch.randn(len(real), self.z_dim, device=x.device)).detach()
+            if gamma > 0:
+                real = real.detach().requires_grad_(True)
             logits = judge(real, fake)
             real_logits, fake_logits = logits.chunk(2)
             loss_d = (F.binary_cross_entropy_with_logits(
                 real_logits, torch.full_like(real_logits, 1.0 - self.label_smoothing))
                 + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+            if gamma > 0:
+                (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+                loss_d = loss_d + 0.5 * gamma * grad.pow(2).flatten(1).sum(1).mean()
             self.opt_d_.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d_.step()

@@ -93,3 +93,22 @@ class MetricsLog:
         writer.writeheader()
         writer.writerows(self.rows)
         atomic_write_bytes(self.path, buf.getvalue().encode())
+
+
+def write_run(model, data, out, train_settings: dict) -> None:
+    """Write the run folder of a model fitted in one go (config, final model, a picture of samples)."""
+    from latentspace import __version__
+    from latentspace.plots import save_samples
+
+    out = Path(out)
+    write_config(out, {
+        "model": model.name,
+        "params": model.get_params(),
+        "data": getattr(data, "source", None),
+        "data_info": data.info.to_json(),
+        "train": train_settings,
+        "world_size": 1,
+        "version": __version__,
+    })
+    model.save(out / "model")
+    save_samples(model.sample(64, seed=12345), model.info_, out / "samples" / "fitted.png", title=model.name)
