@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def cmd_train(args) -> int:
         source = config.get("data") or {}
         if data_source is None:
             data_source, data_opts = source.get("name_or_path"), {**source.get("options", {}), **data_opts}
-    else:
+    elif int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 touches the run folder
         runfolder.prepare(out, resume=False, overwrite=args.overwrite)  # refuse before any work
     if data_source is None:
         raise UserError("give the data to train on with --data NAME_OR_PATH (see `latentspace list datasets`)")
@@ -153,7 +154,7 @@ def cmd_evaluate(args) -> int:
     if tuple(data.shape) != tuple(model.info_.shape):
         raise UserError(f"the model makes items of shape {tuple(model.info_.shape)} but {data.name} has "
                         f"{tuple(data.shape)}; evaluate on the data it was trained on")
-    results = evaluate_run(model, data, n=args.n, seed=args.seed)
+    results = evaluate_run(model, data, n=args.n, seed=args.seed, nll_items=args.nll_items or None)
     print(format_table(results))
     out = Path(args.out) if args.out else (run / "metrics.json" if run.is_dir() and
                                           (run / runfolder.CONFIG).is_file() else None)
@@ -222,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--download", action="store_true")
     q.add_argument("--n", type=int, default=2500, help="samples to draw (PacGAN's protocol uses 2,500)")
     q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--nll-items", type=int, default=1000,
+                   help="held-out items scored for the likelihood (0: all)")
     q.add_argument("--out", help="metrics JSON (default RUN/metrics.json)")
     q.set_defaults(func=cmd_evaluate)
     return p

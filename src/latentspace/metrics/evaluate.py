@@ -11,12 +11,13 @@ import time
 import torch
 
 
-def evaluate_run(model, data, n: int = 2500, seed: int = 0) -> dict:
+def evaluate_run(model, data, n: int = 2500, seed: int = 0, nll_items: int | None = 1000) -> dict:
     """Scores of ``model`` on ``data`` (train split, held-out split in ``data.test``).
 
     - toy 2-D data with known modes (``ring8``, ``grid25``): PacGAN's metrics on ``n`` samples
       (modes captured, high-quality fraction, reverse KL), and the same for ``n`` real test items;
-    - models with a likelihood: held-out negative log-likelihood in nats and bits per dimension.
+    - models with a likelihood: held-out negative log-likelihood in nats and bits per dimension,
+      on the first ``nll_items`` test items (all when None).
     """
     from latentspace.errors import UserError
     from latentspace.metrics.likelihood import heldout_nll
@@ -40,7 +41,7 @@ def evaluate_run(model, data, n: int = 2500, seed: int = 0) -> dict:
         for key, value in toy2d_metrics(real, modes, sigma).items():
             results[f"floor_{key}"] = value
     if data.test is not None:
-        nll = heldout_nll(model, data)
+        nll = heldout_nll(model, data, max_items=nll_items)
         if nll:
             results.update(nll)
     return results

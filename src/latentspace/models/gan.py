@@ -79,7 +79,8 @@ class GAN(NeuralModel):
         MLP generators only: at initialisation, rescale the output layer so that generated
         points start with this standard deviation (model space, where the data have std 1).
         A generator spread over the data from the start reaches every mode, instead of
-        growing out of the single point that a small initialisation gives. 0 keeps the plain
+        growing out of the single point that a small initialisation gives (but see
+        docs/gan-grid25.md: on grid25 it trades precision for coverage). 0 keeps the plain
         initialisation.
     r1_gamma : float
         (None: by modality.) Weight of the R1 penalty ``gamma/2 * E ||grad_x D(x)||^2`` on real
@@ -98,6 +99,9 @@ class GAN(NeuralModel):
     name = "gan"
     ema_nets = ("G",)
     default_steps = 6000
+
+    def _default_steps(self, data):
+        return 12000 if not is_spatial(data.info) else self.default_steps
     default_batch_size = 256
 
     #: defaults of the parameters left at None, by modality: the DCGAN recipe for images and
@@ -114,7 +118,7 @@ class GAN(NeuralModel):
                  lr: float | None = None, beta1: float | None = None, beta2: float | None = None,
                  label_smoothing: float = 0.0, dcgan_init: bool = True, ema_decay: float = 0.999, pac: int = 1,
                  lr_d: float | None = None, d_steps: int = 1, instance_noise: float | None = None,
-                 g_batch_norm: bool = False, g_init_std: float = 1.0, r1_gamma: float | None = None):
+                 g_batch_norm: bool = False, g_init_std: float = 0.0, r1_gamma: float | None = None):
         self.latent_dim = latent_dim
         self.hidden = hidden
         self.layers = layers

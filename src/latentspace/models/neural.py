@@ -108,12 +108,16 @@ class NeuralModel(GenerativeModel):
 
         if not isinstance(data, Dataset):
             raise UserError(f"fit expects a latentspace Dataset (see latentspace.data.load), got {type(data).__name__}")
-        cfg = TrainConfig(steps=steps or self.default_steps, batch_size=batch_size or self.default_batch_size,
+        cfg = TrainConfig(steps=steps or self._default_steps(data), batch_size=batch_size or self.default_batch_size,
                           seed=seed, out=None if out is None else str(out), resume=resume, overwrite=overwrite,
                           log_every=log_every, sample_every=sample_every, checkpoint_every=checkpoint_every,
                           progress=progress, device=device, lr_schedule=lr_schedule or self.default_lr_schedule)
         self._check_data(data)
         return train(self, data, cfg)
+
+    def _default_steps(self, data: Dataset) -> int:
+        """Training steps when ``fit`` is not given any (override to depend on the data)."""
+        return self.default_steps
 
     def _check_data(self, data: Dataset) -> None:
         """Refuse data the model cannot use (override, e.g. conditional models need labels)."""
