@@ -84,13 +84,15 @@ def cmd_train(args) -> int:
         source = config.get("data") or {}
         if data_source is None:
             data_source, data_opts = source.get("name_or_path"), {**source.get("options", {}), **data_opts}
-    elif int(os.environ.get("RANK", "0")) == 0:  # under torchrun only rank 0 touches the run folder
+    elif int(os.environ.get("RANK", "0")) == 0:  # under torchrun, only rank 0 touches the run folder
         runfolder.prepare(out, resume=False, overwrite=args.overwrite)  # refuse before any work
     if data_source is None:
         raise UserError("give the data to train on with --data NAME_OR_PATH (see `latentspace list datasets`)")
     model = ls.models.create(args.model, **params)
     data = _load_data(data_source, data_opts)
-    print(f"training {args.model} on {data!r} -> {out}", file=sys.stderr)
+    is_main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 speaks
+    if is_main:
+        print(f"training {args.model} on {data!r} -> {out}", file=sys.stderr)
     if isinstance(model, NeuralModel):
         model.fit(data, steps=args.steps, batch_size=args.batch_size, seed=args.seed, out=out,
                   resume=args.resume, overwrite=args.overwrite, log_every=args.log_every,
@@ -100,7 +102,8 @@ def cmd_train(args) -> int:
         if args.resume:
             raise UserError(f"{args.model!r} is fitted in one go and has nothing to resume; drop --resume")
         model.fit(data, seed=args.seed, out=out, overwrite=args.overwrite)
-    print(f"saved {out / 'model'}; next: latentspace evaluate {out}", file=sys.stderr)
+    if is_main:
+        print(f"saved {out / 'model'}; next: latentspace evaluate {out}", file=sys.stderr)
     return 0
 
 

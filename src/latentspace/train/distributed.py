@@ -48,13 +48,13 @@ def barrier(env: DistEnv) -> None:
         dist.barrier()
 
 
-def broadcast_flag(env: DistEnv, flag: bool, device) -> bool:
-    """True on every rank if ``flag`` is true on any rank (e.g. a Ctrl-C or a NaN on one rank)."""
+def any_rank(env: DistEnv, flags: list[bool], device) -> list[bool]:
+    """Each flag true on every rank if it is true on any rank (a NaN, a Ctrl-C): one all-reduce."""
     if not env.enabled:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=device)
+        return list(flags)
+    t = torch.tensor([1.0 if f else 0.0 for f in flags], device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item() > 0)
+    return [bool(v > 0) for v in t.tolist()]
 
 
 def gather_tensor(env: DistEnv, t: torch.Tensor, device) -> list[torch.Tensor]:

@@ -27,7 +27,7 @@ from latentspace.errors import TrainingDiverged, UserError
 from latentspace.storage import load_state, save_state
 from latentspace.train import run as runfolder
 from latentspace.train.batches import IndexBatches
-from latentspace.train.distributed import DistEnv, barrier, broadcast_flag, gather_tensor, init_distributed
+from latentspace.train.distributed import DistEnv, any_rank, barrier, gather_tensor, init_distributed
 
 
 LR_SCHEDULES = ("constant", "linear", "cosine")
@@ -257,7 +257,8 @@ def train(model, data, cfg: TrainConfig):
                      "epoch": batches.epoch_of(step), "progress": step / cfg.steps}
             logs = model.train_step(batch, step)
             bad = [k for k, v in logs.items() if not math.isfinite(v)]
-            if broadcast_flag(env, bool(bad), device):
+            diverged, stop = any_rank(env, [bool(bad), interrupt.raised], device)
+            if diverged:
                 bar.close()
                 where = (f"the last good checkpoint (step {last_good}) is kept in {out / runfolder.CHECKPOINT}"
                          if last_good is not None and out is not None else "no checkpoint was written")
@@ -281,7 +282,6 @@ def train(model, data, cfg: TrainConfig):
             if out is not None and env.is_main and (step % sample_every == 0 or step == cfg.steps):
                 _snapshot(model, out, step)
                 model.set_train(True)
-            stop = broadcast_flag(env, interrupt.raised, device)
             if out is not None and (step % cfg.checkpoint_every == 0 or step == cfg.steps or stop):
                 ckpt = _checkpoint_state(model, optimizers, step, cfg, env, device)  # a collective
                 if env.is_main:
