@@ -98,10 +98,7 @@ class GAN(NeuralModel):
 
     name = "gan"
     ema_nets = ("G",)
-    default_steps = 6000
-
-    def _default_steps(self, data):
-        return 12000 if not is_spatial(data.info) else self.default_steps
+    default_steps = 6000  # images and volumes; points get 12,000 (see _default_steps)
     default_batch_size = 256
 
     #: defaults of the parameters left at None, by modality: the DCGAN recipe for images and
@@ -136,6 +133,9 @@ class GAN(NeuralModel):
         self.g_batch_norm = g_batch_norm
         self.g_init_std = g_init_std
         self.r1_gamma = r1_gamma
+
+    def _default_steps(self, data):
+        return self.default_steps if is_spatial(data.info) else 12000
 
     # -- networks ------------------------------------------------------------------
     @property
