@@ -73,6 +73,7 @@ def cmd_train(args) -> int:
     params = _parse_set(args.set)
     out = Path(args.out or f"runs/{args.model}-{Path(str(args.data)).name if args.data else 'resume'}")
     data_source, data_opts = args.data, _data_options(args)
+    is_main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, only rank 0 writes and speaks
     if args.resume:
         config = runfolder.read_config(out) if (out / runfolder.CONFIG).is_file() else None
         if config is None:
@@ -84,13 +85,12 @@ def cmd_train(args) -> int:
         source = config.get("data") or {}
         if data_source is None:
             data_source, data_opts = source.get("name_or_path"), {**source.get("options", {}), **data_opts}
-    elif int(os.environ.get("RANK", "0")) == 0:  # under torchrun, only rank 0 touches the run folder
+    elif is_main:
         runfolder.prepare(out, resume=False, overwrite=args.overwrite)  # refuse before any work
     if data_source is None:
         raise UserError("give the data to train on with --data NAME_OR_PATH (see `latentspace list datasets`)")
     model = ls.models.create(args.model, **params)
     data = _load_data(data_source, data_opts)
-    is_main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 speaks
     if is_main:
         print(f"training {args.model} on {data!r} -> {out}", file=sys.stderr)
     if isinstance(model, NeuralModel):

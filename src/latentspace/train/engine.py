@@ -185,7 +185,7 @@ def _snapshot(model, out: Path, step: int) -> None:
     from latentspace.plots import save_samples
 
     was_training = {k: n.training for k, n in model.nets_.items()}
-    x = model.sample(64, seed=12345)
+    x = model.sample(64, seed=runfolder.SNAPSHOT_SEED)
     save_samples(x, model.info_, out / "samples" / f"step-{step:06d}.png", title=f"step {step}")
     for k, n in model.nets_.items():
         n.train(was_training[k])
@@ -226,15 +226,7 @@ def train(model, data, cfg: TrainConfig):
 
     log = None
     if out is not None and env.is_main:
-        runfolder.write_config(out, {
-            "model": model.name,
-            "params": model.get_params(),
-            "data": getattr(data, "source", None),
-            "data_info": data.info.to_json(),
-            "train": asdict(cfg),
-            "world_size": env.world,
-            "version": __version__,
-        })
+        runfolder.write_config(out, model, data, asdict(cfg), world_size=env.world)
         log = runfolder.MetricsLog(out / runfolder.METRICS, keep_until_step=start if cfg.resume else None)
     sample_every = cfg.sample_every or max(1, cfg.steps // 10)
 

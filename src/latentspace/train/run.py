@@ -55,8 +55,23 @@ def prepare(out, *, resume: bool, overwrite: bool) -> Path:
     return out
 
 
-def write_config(out: Path, config: dict) -> None:
-    atomic_write_json(Path(out) / CONFIG, config)
+#: seed of the noise behind sample pictures, so pictures of one run are comparable
+SNAPSHOT_SEED = 12345
+
+
+def write_config(out: Path, model, data, train_settings: dict, world_size: int = 1) -> None:
+    """``config.json``: everything needed to rebuild the model, reload its data and resume."""
+    from latentspace import __version__
+
+    atomic_write_json(Path(out) / CONFIG, {
+        "model": model.name,
+        "params": model.get_params(),
+        "data": getattr(data, "source", None),
+        "data_info": data.info.to_json(),
+        "train": train_settings,
+        "world_size": world_size,
+        "version": __version__,
+    })
 
 
 def read_config(out) -> dict:
@@ -97,18 +112,10 @@ class MetricsLog:
 
 def write_run(model, data, out, train_settings: dict) -> None:
     """Write the run folder of a model fitted in one go (config, final model, a picture of samples)."""
-    from latentspace import __version__
     from latentspace.plots import save_samples
 
     out = Path(out)
-    write_config(out, {
-        "model": model.name,
-        "params": model.get_params(),
-        "data": getattr(data, "source", None),
-        "data_info": data.info.to_json(),
-        "train": train_settings,
-        "world_size": 1,
-        "version": __version__,
-    })
+    write_config(out, model, data, train_settings)
     model.save(out / "model")
-    save_samples(model.sample(64, seed=12345), model.info_, out / "samples" / "fitted.png", title=model.name)
+    save_samples(model.sample(64, seed=SNAPSHOT_SEED), model.info_, out / "samples" / "fitted.png",
+                 title=model.name)
