@@ -47,9 +47,9 @@ def test_train_sample_evaluate_round_trip(gan_run, tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(gan_run), "--n", "500"]) == 0
     out = capsys.readouterr().out
-    assert "modes_captured" in out and "floor_modes_captured" in out
+    assert "modes captured (PacGAN)" in out and "floor" in out.splitlines()[1]
     metrics = json.loads((gan_run / "metrics.json").read_text())
-    assert metrics["floor_modes_captured"] == 8 and 0 <= metrics["high_quality_fraction"] <= 1
+    assert metrics["floor"]["modes_captured"] == 8 and 0 <= metrics["scores"]["high_quality_fraction"] <= 1
 
 
 def test_list(capsys):

@@ -65,9 +65,9 @@ def test_run_folder_layout(ring, tmp_path):
 
 def test_resume_matches_uninterrupted_run(ring, tmp_path):
     # A run of 20 steps extended to 40 equals a run of 40 when the learning rate does not depend
-    # on the planned length (a decaying schedule or annealed instance noise would differ: the
+    # on the planned length (a decaying schedule, annealed instance noise or top-k would differ: the
     # Ctrl-C test below covers resuming within one planned run).
-    fixed = dict(SMALL, instance_noise=0.0)
+    fixed = dict(SMALL, instance_noise=0.0, top_k=1.0)
     fit(GAN(**fixed), ring, tmp_path / "full", 40, lr_schedule="constant")
     fit(GAN(**fixed), ring, tmp_path / "part", 20, lr_schedule="constant")
     assert load_state(tmp_path / "part" / runfolder.CHECKPOINT)["step"] == 20
@@ -190,3 +190,16 @@ def test_ddp_two_cpu_processes_end_with_identical_weights(tmp_path):
     assert load_state(run / runfolder.CHECKPOINT)["step"] == 25
     assert len(load_state(run / runfolder.CHECKPOINT)["rng"]["cpu"]) == 2  # every rank's RNG kept
     assert runfolder.read_config(run)["world_size"] == 2
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    import os
+
+    from latentspace.storage import atomic_write_bytes
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "report.html", b"<html></html>")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o644

@@ -107,3 +107,55 @@ def test_vae_on_points_gives_data_space_samples():
     z = vae.encode(data.test.to_data()[:10])
     assert z.shape == (10, 8)
     assert vae.decode(z).shape == (10, 2)
+
+
+@pytest.fixture(scope="module")
+def ring_gan():
+    data = ls.data.load("ring8", n=2000, n_test=200)
+    return ls.models.create("gan", hidden=64).fit(data, steps=300, batch_size=128, progress=False), data
+
+
+def test_top_k_trains_the_generator_on_the_best_rated_samples_only():
+    data = ls.data.load("ring8", n=500, n_test=100)
+    gan = ls.models.create("gan", hidden=16, top_k=0.25).build(data.info)
+    gan.configure_optimizers()
+    seen = {}
+    D = gan.nets_["D"]
+    D.register_forward_hook(lambda mod, inp, out: seen.__setitem__("logits", out))
+    G = gan.nets_["G"]
+
+    def keep_fake(module, inputs, out):
+        if out.requires_grad:
+            out.retain_grad()
+        seen["fake"] = out
+
+    G.register_forward_hook(keep_fake)
+    gan.train_step({"x": data.x[:64], "progress": 1.0}, 0)  # late in the run: keep 25%
+    grads = seen["fake"].grad.flatten(1).norm(dim=1)
+    assert int((grads > 0).sum()) == 16  # 64 generated items, 16 pass gradient back to G
+    best = seen["logits"].flatten().topk(16).indices
+    assert set(torch.nonzero(grads > 0).flatten().tolist()) == set(best.tolist())
+
+
+def test_rejection_sampling_keeps_what_the_discriminator_rates_real(ring_gan, tmp_path):
+    gan, data = ring_gan
+    assert gan.setting("rejection_sampling") and gan.d_max_ is not None
+    x = gan.sample(1000, seed=4)
+    assert torch.equal(x, gan.sample(1000, seed=4)) and 0 < gan.acceptance_ < 1
+    D = gan.nets_["D"]
+    with torch.no_grad():
+        kept = D(data.info.to_model(x)).mean()
+        plain = D(data.info.to_model(gan.decode(torch.randn(1000, gan.z_dim)))).mean()
+    assert kept > plain
+    again = ls.load(gan.save(tmp_path / "gan"))
+    assert again.d_max_ == gan.d_max_ and torch.equal(again.sample(50, seed=1), gan.sample(50, seed=1))
+    off = ls.models.create("gan", hidden=64, rejection_sampling=False)
+    off.info_, off.nets_, off.ema_, off.d_max_, off.device_ = gan.info_, gan.nets_, gan.ema_, gan.d_max_, gan.device_
+    assert torch.equal(off.sample(20, seed=2), gan.decode(off._noise(20, 2, gan.z_dim)))
+
+
+def test_rejection_sampling_needs_single_item_judgement(digits):
+    with pytest.raises(UserError, match="pac=1"):
+        ls.models.create("gan", width=8, pac=2, rejection_sampling=True).fit(digits, steps=1, progress=False)
+    gan = ls.models.create("gan", width=8).fit(digits, steps=2, batch_size=16, progress=False)
+    assert gan.d_max_ is None  # off by default for images: sample() is the plain generator

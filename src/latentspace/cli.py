@@ -140,7 +140,7 @@ def cmd_sample(args) -> int:
 def cmd_evaluate(args) -> int:
     import latentspace as ls
     from latentspace.errors import UserError
-    from latentspace.metrics import evaluate_run
+    from latentspace.metrics import evaluate, format_results
     from latentspace.storage import atomic_write_json
     from latentspace.train import run as runfolder
 
@@ -157,8 +157,10 @@ def cmd_evaluate(args) -> int:
     if tuple(data.shape) != tuple(model.info_.shape):
         raise UserError(f"the model makes items of shape {tuple(model.info_.shape)} but {data.name} has "
                         f"{tuple(data.shape)}; evaluate on the data it was trained on")
-    results = evaluate_run(model, data, n=args.n, seed=args.seed, nll_items=args.nll_items or None)
-    print(format_table(results))
+    nll_items = "auto" if args.nll_items is None else (args.nll_items or None)
+    results = evaluate(model, data, n=args.n, seed=args.seed, nll_items=nll_items,
+                       features=args.features, progress=not args.no_progress)
+    print(format_results(results))
     out = Path(args.out) if args.out else (run / "metrics.json" if run.is_dir() and
                                           (run / runfolder.CONFIG).is_file() else None)
     if out is not None:
@@ -167,14 +169,70 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def format_table(results: dict) -> str:
-    """A two-column text table of a flat metrics dict."""
-    rows = [(k, f"{v:.4g}" if isinstance(v, float) else str(v)) for k, v in results.items()
-            if not isinstance(v, (dict, list))]
-    width = max((len(k) for k, _ in rows), default=10)
-    lines = [f"{'metric':<{width}}  value", f"{'-' * width}  -----"]
-    lines += [f"{k:<{width}}  {v}" for k, v in rows]
-    return "\n".join(lines)
+def cmd_report(args) -> int:
+    from latentspace.report import write_report
+
+    path = write_report(args.run, args.out, n=args.n, seed=args.seed, overwrite=args.overwrite,
+                        progress=not args.no_progress)
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _check_compare(args) -> Path:
+    """Refuse bad ``latentspace compare`` input before any work: models, numbers, existing output."""
+    import latentspace as ls
+    from latentspace.errors import UserError
+    from latentspace.report import REPORT
+    from latentspace.train import run as runfolder
+
+    known = ls.models.registry()
+    for name in args.models:
+        if name not in known:
+            raise UserError(f"unknown model {name!r}; use one of: {', '.join(sorted(known))}")
+    twice = sorted({m for m in args.models if args.models.count(m) > 1})
+    if twice:
+        raise UserError(f"model {twice[0]!r} is given twice; name each model once")
+    for flag, value in (("--steps", args.steps), ("--n", args.n)):
+        if value is not None and value < 1:
+            raise UserError(f"{flag} must be a positive integer, got {value}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} exists and is a file; choose a folder name for --out")
+    if not args.overwrite:
+        taken = [out / REPORT] if (out / REPORT).exists() else []
+        taken += [out / m for m in args.models if any((out / m / f).exists() for f in runfolder.OWNED)]
+        if taken:
+            raise UserError(f"{taken[0]} already exists; pass --overwrite to replace it or choose another --out")
+    return out
+
+
+def cmd_compare(args) -> int:
+    import time
+
+    import latentspace as ls
+    from latentspace.report import REPORT, run_results, sampling_rate, write_comparison
+
+    out = _check_compare(args)
+    data = _load_data(args.data, _data_options(args))  # bad --data fails here, before anything is written
+    entries = []
+    for name in args.models:
+        run = out / name
+        argv = ["train", name, "--data", str(args.data), "--out", str(run), "--seed", str(args.seed),
+                "--no-progress"]
+        argv += (["--steps", str(args.steps)] if args.steps else []) + (["--overwrite"] if args.overwrite else [])
+        argv += (["--data-dir", args.data_dir] if args.data_dir else []) + (["--download"] if args.download else [])
+        t0 = time.perf_counter()
+        cmd_train(build_parser().parse_args(argv))
+        seconds = time.perf_counter() - t0
+        model = ls.load(run)
+        results, _ = run_results(run, model, data, n=args.n, seed=args.seed, progress=not args.no_progress)
+        rate = (results.get("details") or {}).get("samples_per_s") or sampling_rate(model, seed=args.seed)
+        entries.append({"run": run, "model": model, "results": results, "train_seconds": seconds,
+                        "samples_per_s": rate})
+        print(f"{name}: trained in {seconds:.1f} s, {rate:,.0f} samples/s", file=sys.stderr)
+    path = write_comparison(entries, out / REPORT, overwrite=args.overwrite, data=data, seed=args.seed)
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
 
 
 # -- argument parsing ---------------------------------------------------------------------------
@@ -224,12 +282,41 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--data", help="dataset (default: the run's)")
     q.add_argument("--data-dir")
     q.add_argument("--download", action="store_true")
-    q.add_argument("--n", type=int, default=2500, help="samples to draw (PacGAN's protocol uses 2,500)")
+    q.add_argument("--n", type=int, help="samples to draw (default 10,000; 2,500 on toy sets, PacGAN's protocol)")
     q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--nll-items", type=int, default=1000,
-                   help="held-out items scored for the likelihood (0: all)")
+    q.add_argument("--nll-items", type=int,
+                   help="held-out items scored for the likelihood (default: up to 10,000 for exact "
+                        "likelihoods, 200 for importance-sampled estimates; 0: all)")
+    q.add_argument("--features", default="auto", choices=["auto", "classifier", "autoencoder", "standardised"],
+                   help="domain features the scores use (auto: a classifier when labels exist, an "
+                        "autoencoder otherwise, coordinates for points); trained once and cached")
+    q.add_argument("--no-progress", action="store_true", help="no progress bar")
     q.add_argument("--out", help="metrics JSON (default RUN/metrics.json)")
     q.set_defaults(func=cmd_evaluate)
+
+    q = sub.add_parser("report", help="write a self-contained HTML report of a run")
+    q.add_argument("run", metavar="RUN")
+    q.add_argument("--out", help="HTML file (default RUN/report.html)")
+    q.add_argument("--n", type=int, help="samples to evaluate (default as for evaluate); RUN/metrics.json is "
+                                         "reused when it was made with the same --n and --seed")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    q.add_argument("--no-progress", action="store_true", help="no progress bar")
+    q.set_defaults(func=cmd_report)
+
+    q = sub.add_parser("compare", help="train several models on one dataset and compare them in one HTML page")
+    q.add_argument("models", nargs="+", metavar="MODEL", help="model names (see `latentspace list models`)")
+    q.add_argument("--data", required=True, help="dataset name or a path to a folder of images or a .npy/.npz file")
+    q.add_argument("--data-dir", help="folder with the dataset's files (mnist, fashion-mnist)")
+    q.add_argument("--download", action="store_true", help="download the dataset (checksums verified)")
+    q.add_argument("--steps", type=int, help="training steps of each neural model (default: the model's); "
+                                             "classical models are fitted in one go")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--n", type=int, help="samples to evaluate per model (default as for evaluate)")
+    q.add_argument("--out", required=True, help="folder: DIR/MODEL/ run folders and DIR/report.html")
+    q.add_argument("--overwrite", action="store_true", help="replace earlier runs and report in --out")
+    q.add_argument("--no-progress", action="store_true", help="no progress bar")
+    q.set_defaults(func=cmd_compare)
     return p
 
 

@@ -1,20 +1,42 @@
-"""Scores of generated samples and models: PacGAN's toy metrics, held-out likelihood, and
-``evaluate_run``, the table ``latentspace evaluate`` prints.
+"""Scores of generated samples and of models.
 
-Importing this package is light (numpy only); ``evaluate_run`` is loaded on first use.
+- :func:`evaluate`: every score that applies to a model (or a set of samples) on a dataset,
+  each beside its real-vs-real floor: what ``latentspace evaluate`` prints;
+- ``scores``: the two-set scores on their own (Fréchet distance, KID, precision/recall,
+  density/coverage, MMD, classifier two-sample test, memorisation, class scores);
+- ``features``: the domain feature extractors those scores are computed on;
+- :func:`toy2d_metrics` (PacGAN's mode metrics) and :func:`heldout_nll` (likelihoods).
+
+Importing this package is light (numpy only); the rest is loaded on first use.
 """
 
 from __future__ import annotations
 
+import importlib
+
 from latentspace.metrics.likelihood import heldout_nll
 from latentspace.metrics.toy2d import toy2d_metrics
 
-__all__ = ["evaluate_run", "heldout_nll", "toy2d_metrics"]
+_LAZY = {
+    "evaluate": "latentspace.metrics.evaluation",
+    "format_results": "latentspace.metrics.evaluation",
+    "SCORE_INFO": "latentspace.metrics.evaluation",
+    "feature_extractor": "latentspace.metrics.features",
+    "FeatureExtractor": "latentspace.metrics.features",
+    "frechet_distance": "latentspace.metrics.scores",
+    "kernel_inception_distance": "latentspace.metrics.scores",
+    "precision_recall": "latentspace.metrics.scores",
+    "density_coverage": "latentspace.metrics.scores",
+    "mmd_rbf": "latentspace.metrics.scores",
+    "classifier_two_sample_test": "latentspace.metrics.scores",
+    "memorisation": "latentspace.metrics.scores",
+    "class_scores": "latentspace.metrics.scores",
+}
+
+__all__ = ["heldout_nll", "toy2d_metrics", *_LAZY]
 
 
 def __getattr__(name):
-    if name == "evaluate_run":
-        from latentspace.metrics.evaluate import evaluate_run
-
-        return evaluate_run
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'latentspace.metrics' has no attribute {name!r}")

@@ -19,7 +19,12 @@ The classic stabilising hacks are options:
   (Yazıcı et al. 2019), which sharpens samples and damps oscillation;
 - ``instance_noise``: Gaussian noise on the discriminator's inputs, annealed to 0;
 - ``pac`` (PacGAN, Lin et al. 2018): :math:`D` judges ``pac`` samples jointly, which
-  penalises mode collapse.
+  penalises mode collapse;
+- ``top_k`` (Sinha et al. 2020): the generator learns only from the samples :math:`D` rates best;
+- ``rejection_sampling`` (discriminator rejection sampling, Azadi et al. 2019): an optimal
+  discriminator's logit is :math:`D^*(x) = \log p_\text{data}(x) / p_G(x)`, so accepting a
+  generated :math:`x` with probability :math:`\exp(D(x) - D_\max)` turns samples of
+  :math:`p_G` into samples of :math:`p_\text{data}` (as far as :math:`D` is optimal).
 
 Networks follow the modality: MLPs for points, a stride-2 conv discriminator and an
 upsample+conv generator for images (2-D) and volumes (3-D).
@@ -82,6 +87,19 @@ class GAN(NeuralModel):
         growing out of the single point that a small initialisation gives (but see
         docs/gan-grid25.md: on grid25 it trades precision for coverage). 0 keeps the plain
         initialisation.
+    top_k : float
+        (None: by modality.) Top-k training (Sinha et al. 2020): the generator learns only from
+        the fraction ``top_k`` of its batch that the discriminator rates most real; the fraction
+        falls linearly from 1 to ``top_k`` over the first half of the run. Late in training the
+        worst samples (those between modes) would pull good samples off their modes; ignoring
+        them sharpens the samples. 1 disables it.
+    rejection_sampling : bool
+        (None: by modality — on for points, off for images and volumes.) ``sample`` keeps each
+        generated item with probability ``exp(D(x) - D_max)`` (discriminator rejection
+        sampling), ``D_max`` being the largest logit over 20,000 generated items after
+        training. It removes the samples the discriminator knows to be wrong (for points,
+        those on the strips between modes) at the price of drawing ~1/acceptance candidates;
+        ``decode(z)`` stays the plain generator. Needs ``pac=1``.
     r1_gamma : float
         (None: by modality.) Weight of the R1 penalty ``gamma/2 * E ||grad_x D(x)||^2`` on real
         items (Mescheder et al. 2018), which makes the non-saturating GAN converge locally
@@ -104,18 +122,21 @@ class GAN(NeuralModel):
     #: defaults of the parameters left at None, by modality: the DCGAN recipe for images and
     #: volumes, and for points a recipe measured on grid25 (see docs/gan-grid25.md)
     recipes = {
-        "points": dict(lr=1e-3, lr_d=3e-3, beta1=0.0, beta2=0.9, instance_noise=0.1, r1_gamma=0.0),
-        "spatial": dict(lr=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, instance_noise=0.0, r1_gamma=0.0),
+        "points": dict(lr=1e-3, lr_d=3e-3, beta1=0.0, beta2=0.9, instance_noise=0.1, r1_gamma=0.0,
+                       top_k=0.5, rejection_sampling=True),
+        "spatial": dict(lr=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, instance_noise=0.0, r1_gamma=0.0,
+                        top_k=1.0, rejection_sampling=False),
     }
     param_types = {"lr": float, "lr_d": float, "beta1": float, "beta2": float, "instance_noise": float,
-                   "r1_gamma": float}
+                   "r1_gamma": float, "top_k": float, "rejection_sampling": bool}
     default_lr_schedule = "linear"
 
     def __init__(self, latent_dim: int = 0, hidden: int = 256, layers: int = 3, width: int = 64,
                  lr: float | None = None, beta1: float | None = None, beta2: float | None = None,
                  label_smoothing: float = 0.0, dcgan_init: bool = True, ema_decay: float = 0.999, pac: int = 1,
                  lr_d: float | None = None, d_steps: int = 1, instance_noise: float | None = None,
-                 g_batch_norm: bool = False, g_init_std: float = 0.0, r1_gamma: float | None = None):
+                 g_batch_norm: bool = False, g_init_std: float = 0.0, r1_gamma: float | None = None,
+                 top_k: float | None = None, rejection_sampling: bool | None = None):
         self.latent_dim = latent_dim
         self.hidden = hidden
         self.layers = layers
@@ -133,6 +154,8 @@ class GAN(NeuralModel):
         self.g_batch_norm = g_batch_norm
         self.g_init_std = g_init_std
         self.r1_gamma = r1_gamma
+        self.top_k = top_k
+        self.rejection_sampling = rejection_sampling
 
     def _default_steps(self, data):
         return self.default_steps if is_spatial(data.info) else 12000
@@ -147,8 +170,13 @@ class GAN(NeuralModel):
     def _build(self, info):
         if not 0.0 <= self.label_smoothing < 0.5:
             raise UserError(f"label_smoothing must lie in [0, 0.5), got {self.label_smoothing}")
+        if not 0.0 < self.setting_from(info, "top_k") <= 1.0:
+            raise UserError(f"top_k must lie in (0, 1], got {self.top_k}")
         if self.pac < 1:
             raise UserError(f"pac must be at least 1, got {self.pac}")
+        if self.rejection_sampling and self.pac > 1:
+            raise UserError("rejection_sampling needs a discriminator that judges single items; "
+                            "use pac=1 or rejection_sampling=false")
         if is_spatial(info):
             channels, *spatial = info.shape
             G = ConvDecoder(self.z_dim, info.shape, width=self.width, norm="batch", out_act=nn.Tanh())
@@ -171,9 +199,12 @@ class GAN(NeuralModel):
 
     def setting(self, name: str):
         """A parameter's value, or the modality's default when it was left at None."""
+        return self.setting_from(self.info_, name)
+
+    def setting_from(self, info, name: str):
         value = getattr(self, name)
         if value is None:
-            value = self.recipes["spatial" if is_spatial(self.info_) else "points"][name]
+            value = self.recipes["spatial" if is_spatial(info) else "points"][name]
         return value
 
     def configure_optimizers(self):
@@ -194,7 +225,9 @@ class GAN(NeuralModel):
     def train_step(self, batch, step):
         G, D = self.net("G"), self.net("D")
         x = batch["x"]
-        noise_std = self.setting("instance_noise") * max(0.0, 1.0 - 2.0 * batch.get("progress", 0.0))
+        first_half = max(0.0, 1.0 - 2.0 * batch.get("progress", 0.0))  # 1 -> 0 over the first half of the run
+        noise_std = self.setting("instance_noise") * first_half
+        keep = self.setting("top_k") + (1.0 - self.setting("top_k")) * first_half
 
         def judge(*groups):  # packed separately, so a pack never mixes real and generated items
             return D(torch.cat([self._pack(g + noise_std * torch.randn_like(g) if noise_std > 0 else g)
@@ -221,6 +254,8 @@ class GAN(NeuralModel):
         # Generator: non-saturating loss -log sigma(D(G(z))).
         fake = G(torch.randn(len(x), self.z_dim, device=x.device))
         gen_logits = judge(fake)
+        if keep < 1.0:
+            gen_logits = gen_logits.flatten().topk(max(1, round(keep * gen_logits.numel()))).values
         loss_g = F.binary_cross_entropy_with_logits(gen_logits, torch.ones_like(gen_logits))
         self.opt_g_.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -228,13 +263,74 @@ class GAN(NeuralModel):
         return dict(loss_d=loss_d.item(), loss_g=loss_g.item(), d_real=torch.sigmoid(real_logits).mean().item(),
                     d_fake=torch.sigmoid(fake_logits).mean().item())
 
+    # -- rejection sampling -----------------------------------------------------------
+    #: generated items whose largest discriminator logit sets the acceptance scale
+    D_MAX_ITEMS = 20000
+    d_max_ = None
+
+    def _rejects(self) -> bool:
+        return bool(self.setting("rejection_sampling")) and self.pac == 1 and self.d_max_ is not None
+
+    @torch.no_grad()
+    def end_training(self, data) -> None:
+        """Record ``D_max`` for rejection sampling: the largest logit over generated items."""
+        self.d_max_ = None
+        if not self.setting("rejection_sampling") or self.pac > 1:
+            return
+        D = self.nets_["D"]
+        was = D.training
+        D.eval()
+        x = self._batched(self.eval_net("G").eval(), self._noise(self.D_MAX_ITEMS, 0, self.z_dim), batch=4096)
+        self.d_max_ = float(self._batched(D, x, batch=4096).max())
+        D.train(was)
+
+    @torch.no_grad()
+    def _rejection_sample(self, n: int, seed) -> torch.Tensor:
+        """``n`` generated items (model space), each kept with probability exp(D(x) - D_max)."""
+        g = torch.Generator().manual_seed(int(seed)) if seed is not None else torch.Generator().manual_seed(
+            int(torch.randint(2**62, ())))
+        G, D = self.eval_net("G").eval(), self.nets_["D"]
+        was = D.training
+        D.eval()
+        cap = min(2**20, max(4096, 2**26 // self.info_.dim))  # candidates per round: <= 256 MB of items
+        kept, have, drawn, chunk = [], 0, 0, min(cap, max(4096, 8 * n))
+        while have < n:
+            z = torch.randn(chunk, self.z_dim, generator=g).to(self.device_)
+            x = self._batched(G, z, batch=4096)
+            logit = self._batched(D, x, batch=4096).flatten().cpu()
+            accept = torch.rand(chunk, generator=g) < torch.exp((logit - self.d_max_).clamp(max=0.0))
+            kept.append(x[accept.to(x.device)])
+            have += int(accept.sum())
+            drawn += chunk
+            if drawn >= 10_000 * n + 10**6 and have < n:
+                raise UserError(f"rejection sampling accepted {have} of {drawn} candidates; the discriminator "
+                                "rejects nearly everything — sample with rejection_sampling=false")
+            chunk = min(max(chunk, int(1.2 * (n - have) * drawn / max(have, 1))), cap)
+        D.train(was)
+        self.acceptance_ = have / drawn
+        return torch.cat(kept)[:n]
+
     # -- the API ------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n, *, seed=None, **cond):
-        """``n`` items in data space; the same ``seed`` gives the same items."""
+        """``n`` items in data space; the same ``seed`` gives the same items.
+
+        With ``rejection_sampling`` (the default for points) the discriminator filters the
+        generator's output; ``decode`` gives the plain generator.
+        """
         self._check_fitted()
         n = self._check_n(n)
+        if self._rejects():
+            return self._to_data(self._rejection_sample(n, seed))
         return self.decode(self._noise(n, seed, self.z_dim))
+
+    def _get_state(self):
+        tensors, extra = super()._get_state()
+        return tensors, {**extra, "d_max": self.d_max_}
+
+    def _set_state(self, tensors, extra):
+        super()._set_state(tensors, extra)
+        self.d_max_ = extra.get("d_max")
 
     @torch.no_grad()
     def decode(self, z):

@@ -57,6 +57,9 @@ class NeuralModel(GenerativeModel):
     def configure_optimizers(self) -> dict:
         raise NotImplementedError
 
+    def end_training(self, data: Dataset) -> None:
+        """Called once after the last step, before the model is saved (override to calibrate)."""
+
     def train_step(self, batch: dict, step: int) -> dict:
         raise NotImplementedError
 

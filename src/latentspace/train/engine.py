@@ -288,6 +288,7 @@ def train(model, data, cfg: TrainConfig):
     bar.close()
     model.set_train(False)
     model.train_nets_ = None
+    model.end_training(data)
     if out is not None and env.is_main:
         model.save(out / "model")
     barrier(env)

@@ -1,0 +1,265 @@
+"""One call that scores a model (or a set of samples) against its data: what ``latentspace
+evaluate`` prints.
+
+Every sample score comes with its **floor**: the same score for the held-out real items
+(``data.test``) in place of the samples, i.e. what a model that draws exactly from the data
+distribution would get with the same number of items. Scores far from their floor are bad;
+scores "better" than the floor usually mean memorisation.
+
+What is compared with what
+--------------------------
+- *reference*: ``m`` training items (a seeded subset), the same for the model and the floor;
+- *model*: the first ``m`` of the ``n`` samples; *floor*: ``m`` held-out items; with
+  ``m = min(n, len(data.test))`` so that both sides see equally many items (Fréchet distance,
+  KID and k-NN scores depend on the sample size);
+- memorisation, class and toy 2-D scores use all ``n`` samples (their floor uses the held-out
+  items), and the likelihood the first ``nll_items`` held-out items.
+
+Features come from :func:`latentspace.metrics.features.feature_extractor`: standardised
+coordinates for points, a classifier trained on the training split for labelled items, an
+autoencoder otherwise; each feature is then standardised by the training items' mean and
+standard deviation, so that scores are on one scale whatever the extractor.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+#: score key -> (label, which way is better: "lower", "higher" or "0.5")
+SCORE_INFO: dict[str, tuple[str, str]] = {
+    "fd": ("Fréchet distance (domain features)", "lower"),
+    "kid_mean": ("kernel inception distance (KID)", "lower"),
+    "precision": ("precision, k=5 (fidelity)", "higher"),
+    "recall": ("recall, k=5 (diversity)", "higher"),
+    "density": ("density, k=5 (fidelity; ~1 for real data)", "higher"),
+    "coverage": ("coverage, k=5 (diversity)", "higher"),
+    "mmd": ("MMD², RBF kernel", "lower"),
+    "c2st_accuracy": ("classifier two-sample test accuracy", "0.5"),
+    "memorised_fraction": ("suspiciously close to a training item", "lower"),
+    "class_coverage": ("classes with >= 1% of samples", "higher"),
+    "class_entropy": ("class-histogram entropy (1 = uniform)", "higher"),
+    "conditional_accuracy": ("classified as the requested label", "higher"),
+    "modes_captured": ("modes captured (PacGAN)", "higher"),
+    "high_quality_fraction": ("high-quality samples, within 3 sigma (PacGAN)", "higher"),
+    "reverse_kl": ("reverse KL of the mode histogram (PacGAN)", "lower"),
+    "nll_nats": ("held-out negative log-likelihood, nats", "lower"),
+    "nll_bits_per_dim": ("held-out negative log-likelihood, bits/dim", "lower"),
+}
+
+
+#: held-out items scored by default when the likelihood is an importance-sampled estimate
+AUTO_ESTIMATE_ITEMS = 200
+
+
+def default_n(data) -> int:
+    """2,500 samples on toy sets with known modes (PacGAN's protocol), 10,000 otherwise."""
+    return 2500 if "modes" in (data.info.extra or {}) else 10000
+
+
+def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, features="auto",
+             nll_items: int | str | None = "auto", labels=None, progress: bool = False) -> dict:
+    """Score a fitted model, or a tensor of samples in data space, against ``data``.
+
+    Parameters
+    ----------
+    model_or_samples : GenerativeModel or tensor (n, *item shape)
+        A fitted model (``n`` samples are drawn with ``seed``) or samples already drawn.
+    data : Dataset
+        The real data: its training split is the reference, ``data.test`` gives the floor.
+    n : int, optional
+        Samples to draw (default: :func:`default_n`).
+    features : str or FeatureExtractor
+        ``"auto"``, ``"classifier"``, ``"autoencoder"``, ``"standardised"`` or an extractor.
+    nll_items : int, "auto" or None
+        Held-out items scored for the likelihood. None: all; ``"auto"``: up to 10,000 for exact
+        likelihoods, ``AUTO_ESTIMATE_ITEMS`` for importance-sampled estimates (each item costs
+        ``k`` decoder passes: about 0.1 s for a conv VAE with k=1000 on two CPU cores).
+    labels : tensor of int, optional
+        For conditional models, the labels to request (default: the classes in turn).
+
+    Returns
+    -------
+    dict
+        ``model``, ``data``, ``n_samples``, ``seed``; ``scores`` (key -> value, see
+        ``SCORE_INFO``); ``floor`` (the same keys for held-out real items); ``details``
+        (features used and their held-out quality, likelihood kind, closest pairs, class
+        histograms, samples/s, evaluation time).
+
+    Examples
+    --------
+    >>> import latentspace as ls
+    >>> data = ls.data.load("ring8", n=2000, n_test=500)
+    >>> gmm = ls.models.create("gmm", n_components=8).fit(data)
+    >>> res = evaluate(gmm, data, n=500)
+    >>> res["scores"]["modes_captured"], res["floor"]["modes_captured"]
+    (8, 8)
+    """
+    from latentspace.errors import UserError
+    from latentspace.metrics import scores as S
+    from latentspace.metrics.features import FeatureExtractor, feature_extractor
+    from latentspace.metrics.likelihood import heldout_nll
+    from latentspace.metrics.toy2d import toy2d_metrics
+
+    t_start = time.perf_counter()
+    is_model = hasattr(model_or_samples, "sample")
+    n = default_n(data) if n is None and is_model else n
+    if n is not None and n < 2:
+        raise UserError(f"n must be at least 2 samples, got {n}")
+    details: dict = {}
+    requested = None
+    if is_model:
+        model = model_or_samples
+        conditional = bool(getattr(model, "conditional", False))
+        if conditional:
+            k = data.info.num_classes
+            requested = (torch.as_tensor(labels) if labels is not None else torch.arange(n) % k).long()
+        t0 = time.perf_counter()
+        x = model.sample(n, seed=seed, labels=requested) if conditional else model.sample(n, seed=seed)
+        details["samples_per_s"] = n / max(time.perf_counter() - t0, 1e-9)
+        name = model.name
+    else:
+        model = None
+        x = torch.as_tensor(model_or_samples, dtype=torch.float32)
+        n = len(x)
+        name = "samples"
+    x = x.detach().float().cpu()
+    if tuple(x.shape[1:]) != tuple(data.shape):
+        raise UserError(f"samples of shape {tuple(x.shape[1:])} do not match {data.name}'s items "
+                        f"{tuple(data.shape)}; evaluate on the data the model was trained on")
+    if not torch.isfinite(x).all():
+        raise UserError(f"{int((~torch.isfinite(x)).flatten(1).any(1).sum())} of {n} samples contain NaN "
+                        "or inf; the model has diverged — retrain it (lower the learning rate)")
+    if n < 6:
+        raise UserError(f"n must be at least 6 samples for the k-NN scores (k=5), got {n}")
+
+    results: dict = {"model": name, "data": data.name, "n_samples": n, "seed": seed}
+    scores: dict = {}
+    floor: dict = {}
+    train = data.to_data()
+    test = data.test.to_data() if data.test is not None else None
+
+    # Features of samples, training items and held-out items.
+    phi = features if isinstance(features, FeatureExtractor) else feature_extractor(data, features,
+                                                                                    progress=progress)
+    details["features"] = phi.kind
+    details["feature_dim"] = phi.num_features
+    for key in ("accuracy", "reconstruction_mse", "data_variance", "heldout_split"):
+        if key in getattr(phi, "scores", {}):
+            details[f"feature_{key}"] = phi.scores[key]
+    f_fake = phi.features(x)
+    f_train = phi.features(train)
+    f_test = phi.features(test) if test is not None else None
+    # One scale for every extractor: features standardised by the training items' statistics
+    # (KID's polynomial kernel, unlike the Fréchet distance, depends on the features' scale).
+    mean, std = f_train.mean(0), f_train.std(0).clamp_min(1e-8)
+    f_fake, f_train = (f_fake - mean) / std, (f_train - mean) / std
+    f_test = (f_test - mean) / std if f_test is not None else None
+
+    # Two-set scores on equal footing: m samples vs m reference items, m held-out vs the same.
+    g = torch.Generator().manual_seed(seed)
+    m = min(n, len(f_test)) if f_test is not None else n
+    m = min(m, len(f_train))
+    ref = f_train[torch.randperm(len(f_train), generator=g)[:m]]
+    details["n_compared"] = m
+    candidates = {"scores": f_fake[:m]}
+    if f_test is not None:
+        candidates["floor"] = f_test[torch.randperm(len(f_test), generator=g)[:m]]
+    for where, cand in candidates.items():
+        out = scores if where == "scores" else floor
+        out["fd"] = S.frechet_distance(ref, cand)
+        out["kid_mean"] = S.kernel_inception_distance(ref, cand, seed=seed)["kid_mean"]
+        out.update(S.precision_recall(ref, cand, k=5))
+        out.update(S.density_coverage(ref, cand, k=5))
+        if phi.kind == "standardised":
+            out["mmd"] = S.mmd_rbf(ref, cand)
+        out["c2st_accuracy"] = S.classifier_two_sample_test(ref, cand, seed=seed)["c2st_accuracy"]
+
+    # Memorisation: nearest-training distances of all samples against those of held-out items.
+    if f_test is not None:
+        mem = S.memorisation(f_fake, f_train, f_test)
+        scores["memorised_fraction"] = mem["memorised_fraction"]
+        floor["memorised_fraction"] = mem["heldout_fraction"]
+        details["closest_pairs"] = mem["closest_pairs"]
+        details["memorisation_threshold_quantile"] = 0.01
+
+    # Classes, as the domain classifier sees them.
+    if phi.kind == "classifier":
+        k = data.info.num_classes
+        cls = S.class_scores(phi.predict(x), k, requested=requested)
+        scores["class_coverage"], scores["class_entropy"] = cls["class_coverage"], cls["class_entropy"]
+        details["class_histogram"] = cls["class_histogram"]
+        if requested is not None:
+            scores["conditional_accuracy"] = cls["conditional_accuracy"]
+        if test is not None:
+            cls_floor = S.class_scores(phi.predict(test), k)
+            floor["class_coverage"], floor["class_entropy"] = cls_floor["class_coverage"], cls_floor["class_entropy"]
+            details["floor_class_histogram"] = cls_floor["class_histogram"]
+
+    # PacGAN's toy metrics on sets with known modes.
+    extra = data.info.extra or {}
+    if "modes" in extra:
+        scores.update(toy2d_metrics(x, extra["modes"], extra["sigma"]))
+        real = test if test is not None else train
+        real = real[torch.randperm(len(real), generator=g)[:n]]
+        floor.update(toy2d_metrics(real, extra["modes"], extra["sigma"]))
+        for key in ("modes_total",):
+            details[key] = scores.pop(key, None)
+            floor.pop(key, None)
+
+    # Likelihood, where the model has one.
+    if model is not None and data.test is not None:
+        if nll_items == "auto":
+            nll_items = AUTO_ESTIMATE_ITEMS if getattr(model, "likelihood_kind", None) == "estimate" else 10000
+        nll = heldout_nll(model, data, max_items=nll_items)
+        if nll:
+            scores["nll_nats"], scores["nll_bits_per_dim"] = nll["nll_nats"], nll["nll_bits_per_dim"]
+            details["likelihood"], details["nll_items"] = nll["likelihood"], nll["nll_items"]
+
+    details["eval_seconds"] = time.perf_counter() - t_start
+    results.update(scores=scores, floor=floor, details=details)
+    return results
+
+
+def format_results(results: dict) -> str:
+    """A text table: one row per score, the model's value beside the floor, and which way is better."""
+    scores, floor, details = results.get("scores", {}), results.get("floor", {}), results.get("details", {})
+    arrows = {"lower": "lower", "higher": "higher", "0.5": "0.5 best"}
+    rows = []
+    for key, value in scores.items():
+        label, better = SCORE_INFO.get(key, (key, ""))
+        rows.append((label, _fmt(value), _fmt(floor.get(key)), arrows.get(better, "")))
+    widths = [max(len(r[i]) for r in rows + [("score", "model", "floor", "better")]) for i in range(4)]
+    head = ("score", results.get("model", "model"), "floor", "better")
+    widths = [max(w, len(h)) for w, h in zip(widths, head)]
+    line = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
+    out = [f"{results.get('model')} on {results.get('data')}: {results.get('n_samples')} samples "
+           f"(seed {results.get('seed')}); floor = held-out real items vs training items",
+           line.format(*head), line.format(*("-" * w for w in widths))]
+    out += [line.format(*r) for r in rows]
+    notes = []
+    if "features" in details:
+        feat = f"features: {details['features']} ({details.get('feature_dim')}-d)"
+        if "feature_accuracy" in details:
+            feat += f", held-out accuracy {details['feature_accuracy']:.3f}"
+        if "feature_reconstruction_mse" in details:
+            feat += f", held-out reconstruction MSE {details['feature_reconstruction_mse']:.4g}"
+        notes.append(feat)
+    if "n_compared" in details:
+        notes.append(f"two-set scores on {details['n_compared']} items a side")
+    if "likelihood" in details:
+        notes.append(f"likelihood: {details['likelihood']} on {details['nll_items']} held-out items")
+    if "samples_per_s" in details:
+        notes.append(f"sampling: {details['samples_per_s']:,.0f} samples/s")
+    if "eval_seconds" in details:
+        notes.append(f"evaluation: {details['eval_seconds']:.1f} s")
+    return "\n".join(out + notes)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,167 @@
+"""Domain features and ``evaluate``: caching, and the validation cases on real digits."""
+
+import json
+
+import pytest
+import torch
+
+import latentspace as ls
+from latentspace.cli import main
+from latentspace.errors import UserError
+from latentspace.metrics import evaluate
+from latentspace.metrics.features import FeatureConfig, cache_dir, feature_extractor
+
+SAMPLE_SCORES = ("fd", "kid_mean", "precision", "recall", "density", "coverage", "c2st_accuracy")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return ls.data.load("digits", test_fraction=0.4)
+
+
+@pytest.fixture(scope="module")
+def phi(digits):
+    return feature_extractor(digits)
+
+
+def scores_of(samples, digits, phi, **kw):
+    return evaluate(samples, digits, features=phi, **kw)
+
+
+# -- feature extractors ----------------------------------------------------------------------
+def test_classifier_features_know_the_digits(phi, digits):
+    assert phi.kind == "classifier" and phi.num_features == 64
+    assert phi.scores["accuracy"] >= 0.93  # held-out accuracy, reported with every evaluation
+    pred = phi.predict(digits.test.to_data())
+    assert float((pred == digits.test.y).float().mean()) == pytest.approx(phi.scores["accuracy"])
+
+
+def test_extractor_is_cached_by_content_and_config(digits, phi):
+    cached = feature_extractor(digits)
+    assert cached.cache_path == phi.cache_path and cached.cache_path.parent == cache_dir()
+    x = digits.test.to_data()[:50]
+    assert torch.equal(cached.features(x), phi.features(x))
+    other = feature_extractor(digits, config=FeatureConfig(min_steps=50, max_steps=50))
+    assert other.cache_path != phi.cache_path
+    shifted = ls.data.load("digits", test_fraction=0.4, seed=1)  # other split: other content hash
+    assert feature_extractor(shifted, config=FeatureConfig(min_steps=50, max_steps=50)).cache_path != other.cache_path
+
+
+def test_extractor_training_is_deterministic(digits):
+    config = FeatureConfig(min_steps=60, max_steps=60)
+    a = feature_extractor(digits, config=config, cache=False)
+    b = feature_extractor(digits, config=config, cache=False)
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(va, vb), k
+
+
+def test_corrupt_cache_entry_is_retrained(digits):
+    config = FeatureConfig(min_steps=40, max_steps=40, seed=7)
+    path = feature_extractor(digits, config=config).cache_path
+    path.write_bytes(b"not a safetensors file")
+    with pytest.warns(UserWarning, match="unreadable feature cache"):
+        again = feature_extractor(digits, config=config)
+    assert again.scores["accuracy"] > 0.5 and path.read_bytes()[:8] != b"not a sa"
+
+
+def test_autoencoder_features_for_unlabelled_images(digits):
+    ae = feature_extractor(digits, "autoencoder", config=FeatureConfig(min_steps=300, max_steps=300))
+    assert ae.kind == "autoencoder"
+    assert ae.scores["reconstruction_mse"] < 0.5 * ae.scores["data_variance"]
+    with pytest.raises(NotImplementedError):
+        ae.predict(digits.test.to_data()[:4])
+
+
+def test_points_are_compared_in_standardised_coordinates():
+    data = ls.data.load("ring8", n=500, n_test=200)
+    phi = feature_extractor(data)
+    assert phi.kind == "standardised" and phi.num_features == 2
+    x = data.test.to_data()[:10]
+    assert torch.allclose(phi.features(x), data.info.to_model(x).flatten(1), atol=1e-6)
+
+
+# -- the validation cases ----------------------------------------------------------------------
+def test_real_data_sits_at_the_floor(digits, phi):
+    res = scores_of(digits.test.to_data()[::2], digits, phi)  # fresh real items, half the held-out split
+    s, f = res["scores"], res["floor"]
+    for key in ("precision", "recall", "density", "coverage", "c2st_accuracy"):
+        assert s[key] == pytest.approx(f[key], abs=0.15), key
+    assert s["fd"] < 1.5 * f["fd"] and s["kid_mean"] < f["kid_mean"] + 0.05
+    assert s["precision"] > 0.7 and s["recall"] > 0.7 and s["c2st_accuracy"] < 0.7
+    assert s["memorised_fraction"] < 0.05
+
+
+def test_uniform_noise_scores_far_worse_on_every_score(digits, phi):
+    noise = torch.rand(len(digits.test.x), *digits.shape, generator=torch.Generator().manual_seed(0))
+    res = scores_of(noise, digits, phi)
+    s, f = res["scores"], res["floor"]
+    assert s["fd"] > 10 * f["fd"] and s["kid_mean"] > 10 * max(f["kid_mean"], 1e-3)
+    for key in ("precision", "recall", "density", "coverage"):
+        assert s[key] < 0.5 * f[key], key
+    assert s["c2st_accuracy"] > 0.95 > f["c2st_accuracy"]
+    assert s["class_entropy"] < f["class_entropy"] or s["class_coverage"] < f["class_coverage"]
+
+
+def test_dropping_half_the_classes_lowers_recall_and_coverage_not_precision(digits, phi):
+    test = digits.test
+    half = test.to_data()[test.y < 5]
+    s, f = scores_of(half, digits, phi)["scores"], scores_of(test.to_data(), digits, phi)["scores"]
+    assert s["recall"] < f["recall"] - 0.25 and s["coverage"] < f["coverage"] - 0.25
+    assert s["precision"] > f["precision"] - 0.05
+    assert s["class_coverage"] == pytest.approx(0.5)
+
+
+def test_a_shift_raises_the_frechet_distance(digits, phi):
+    x = digits.test.to_data()
+    fds = [scores_of((x + b).clamp(0, 1), digits, phi)["scores"]["fd"] for b in (0.0, 0.1, 0.3)]
+    assert fds[0] < fds[1] < fds[2]
+
+
+def test_a_model_that_returns_training_items_is_flagged(digits, phi):
+    copies = digits.to_data()[: len(digits.test.x)]
+    res = scores_of(copies, digits, phi)
+    assert res["scores"]["memorised_fraction"] > 0.9
+    assert res["floor"]["memorised_fraction"] < 0.05
+    assert all(p["distance"] < 1e-4 for p in res["details"]["closest_pairs"])
+
+
+# -- evaluate on models, and its errors -----------------------------------------------------------
+def test_evaluate_a_gmm_with_its_floor_and_likelihood(digits, phi):
+    gmm = ls.models.create("gmm", n_components=10).fit(digits)
+    res = evaluate(gmm, digits, n=400, features=phi, nll_items=100)
+    assert res["model"] == "gmm" and res["n_samples"] == 400
+    for key in SAMPLE_SCORES + ("memorised_fraction", "class_coverage", "class_entropy"):
+        assert key in res["scores"] and key in res["floor"], key
+    assert res["details"]["likelihood"] == "exact" and res["details"]["nll_items"] == 100
+    assert res["details"]["feature_accuracy"] == phi.scores["accuracy"]
+    assert res["scores"]["class_coverage"] == 1.0
+    json.dumps(res)  # metrics.json must be writable
+
+
+def test_toy_sets_get_pacgan_metrics_and_mmd():
+    data = ls.data.load("ring8", n=2000, n_test=500)
+    gmm = ls.models.create("gmm", n_components=8).fit(data)
+    res = evaluate(gmm, data, n=500)
+    assert res["scores"]["modes_captured"] == res["floor"]["modes_captured"] == 8
+    assert "mmd" in res["scores"] and res["scores"]["mmd"] < 0.01
+
+
+@pytest.mark.parametrize("bad, message", [
+    (torch.full((20, 1, 8, 8), float("nan")), "NaN"),
+    (torch.rand(20, 64), "shape"),
+    (torch.rand(3, 1, 8, 8), "at least"),
+])
+def test_bad_samples_are_refused(digits, phi, bad, message):
+    with pytest.raises(UserError, match=message):
+        evaluate(bad, digits, features=phi)
+
+
+def test_cli_evaluate_prints_the_table_with_the_floor(tmp_path, capsys):
+    run = tmp_path / "gmm"
+    assert main(["train", "gmm", "--data", "digits", "--out", str(run), "--set", "n_components=5"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--n", "300", "--nll-items", "50", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "floor" in out and "Fréchet distance" in out and "held-out accuracy" in out
+    saved = json.loads((run / "metrics.json").read_text())
+    assert set(saved["floor"]) >= {"fd", "precision", "recall"}
