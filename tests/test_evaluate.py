@@ -165,3 +165,48 @@ def test_cli_evaluate_prints_the_table_with_the_floor(tmp_path, capsys):
     assert "floor" in out and "Fréchet distance" in out and "held-out accuracy" in out
     saved = json.loads((run / "metrics.json").read_text())
     assert set(saved["floor"]) >= {"fd", "precision", "recall"}
+
+
+def test_volumes_get_a_3d_conv_autoencoder(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    centres = torch.randint(3, 5, (120, 3), generator=g)
+    grid = torch.stack(torch.meshgrid(*[torch.arange(8)] * 3, indexing="ij"), -1)
+    x = ((grid[None] - centres[:, None, None, None]).pow(2).sum(-1) <= 4).float().numpy()  # blobs of 8^3
+    import numpy as np
+
+    np.savez(tmp_path / "blobs.npz", x=x)
+    data = ls.data.load(str(tmp_path / "blobs.npz"))
+    assert data.info.modality == "volume"
+    phi = feature_extractor(data, config=FeatureConfig(num_features=16, width=8, min_steps=150, max_steps=150))
+    assert phi.kind == "autoencoder" and isinstance(phi.phi.features[0], torch.nn.Conv3d)
+    assert phi.scores["reconstruction_mse"] < phi.scores["data_variance"]
+    res = evaluate(data.test.to_data(), data, features=phi)
+    assert res["details"]["features"] == "autoencoder" and "fd" in res["floor"]
+
+
+class PerfectConditional:
+    """A stand-in conditional model: returns held-out digits of the requested class."""
+
+    name = "oracle"
+    conditional = True
+
+    def __init__(self, data, wrong=0.0):
+        self.data, self.wrong = data, wrong
+
+    def sample(self, n, *, seed=None, labels=None):
+        test = self.data.test
+        g = torch.Generator().manual_seed(seed)
+        labels = labels.clone()
+        flip = torch.rand(n, generator=g) < self.wrong
+        labels[flip] = (labels[flip] + 1) % 10
+        picks = [torch.nonzero(test.y == c).flatten() for c in range(10)]
+        idx = torch.stack([picks[c][torch.randint(len(picks[c]), (), generator=g)] for c in labels.tolist()])
+        return test.to_data()[idx]
+
+
+def test_conditional_models_are_scored_on_the_requested_labels(digits, phi):
+    good = evaluate(PerfectConditional(digits), digits, n=300, features=phi)
+    half = evaluate(PerfectConditional(digits, wrong=0.5), digits, n=300, features=phi)
+    assert good["scores"]["conditional_accuracy"] > 0.9
+    assert half["scores"]["conditional_accuracy"] == pytest.approx(0.5 * good["scores"]["conditional_accuracy"],
+                                                                   abs=0.1)

@@ -168,7 +168,7 @@ def test_cli_report_reuses_metrics_json(runs, tmp_path, capsys, monkeypatch):
     def no_evaluation(*args, **kwargs):
         raise AssertionError("metrics.json matches --n and --seed: nothing to evaluate")
 
-    monkeypatch.setattr("latentspace.metrics.evaluation.evaluate", no_evaluation)
+    monkeypatch.setattr("latentspace.report.evaluate", no_evaluation)
     assert main(["report", str(run), "--n", "50", "--no-progress"]) == 0
     check_page((run / "report.html").read_text())
     capsys.readouterr()
@@ -186,7 +186,7 @@ def test_cli_report_of_a_missing_run(capsys, tmp_path):
 
 
 def test_cli_compare(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr("latentspace.metrics.evaluation.evaluate", fake_evaluate)
+    monkeypatch.setattr("latentspace.report.evaluate", fake_evaluate)
     out = tmp_path / "cmp"
     assert main(["compare", "kde", "gan", "--data", "ring8", "--steps", "3", "--n", "50", "--out", str(out),
                  "--no-progress"]) == 0

@@ -286,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--nll-items", type=int,
                    help="held-out items scored for the likelihood (default: up to 10,000 for exact "
-                        "likelihoods, 200 for importance-sampled estimates; 0: all)")
+                        "likelihoods, 100 for importance-sampled estimates; 0: all)")
     q.add_argument("--features", default="auto", choices=["auto", "classifier", "autoencoder", "standardised"],
                    help="domain features the scores use (auto: a classifier when labels exist, an "
                         "autoencoder otherwise, coordinates for points); trained once and cached")

@@ -24,6 +24,8 @@ import numpy as np
 import torch
 
 from latentspace.errors import UserError
+from latentspace.metrics import evaluate
+from latentspace.metrics.evaluation import SCORE_INFO, default_n
 from latentspace.storage import atomic_write_bytes, atomic_write_json, read_json
 
 #: file name of a run's report, inside the run folder
@@ -179,14 +181,6 @@ def _check_shapes(model, data) -> None:
                         f"{tuple(data.shape)}; report on the data it was trained on")
 
 
-def _default_n(data) -> int | None:
-    try:
-        from latentspace.metrics.evaluation import default_n
-    except ImportError:
-        return None
-    return default_n(data)
-
-
 def _results_match(cached, model, data, n, seed) -> bool:
     """Whether saved results are the evaluation asked for (same model, data, n and seed)."""
     if not isinstance(cached, dict) or not isinstance(cached.get("scores"), dict):
@@ -195,8 +189,7 @@ def _results_match(cached, model, data, n, seed) -> bool:
         return False
     if cached.get("data") not in (None, data.name):
         return False
-    wanted = n if n is not None else _default_n(data)
-    return wanted is None or cached.get("n_samples") == wanted
+    return cached.get("n_samples") == (n if n is not None else default_n(data))
 
 
 def run_results(run, model, data, *, n: int | None = None, seed: int = 0, save: bool = True,
@@ -232,10 +225,6 @@ def run_results(run, model, data, *, n: int | None = None, seed: int = 0, save: 
             return cached, False
     if n is not None and n < 1:
         raise UserError(f"--n must be a positive integer, got {n}")
-    try:
-        from latentspace.metrics import evaluate
-    except ImportError as e:  # the evaluation module is missing from this installation
-        return {"model": model.name, "data": data.name, "seed": seed, "unavailable": str(e)}, False
     results = evaluate(model, data, n=n, seed=seed, progress=progress)
     if save and Path(run).is_dir() and not path.exists():
         atomic_write_json(path, results)
@@ -251,11 +240,7 @@ def sampling_rate(model, n: int = 1000, seed: int = 0) -> float:
 
 
 def score_info() -> dict:
-    """``SCORE_INFO`` of the evaluation (score key -> (label, better)), or ``{}`` when unavailable."""
-    try:
-        from latentspace.metrics.evaluation import SCORE_INFO
-    except ImportError:
-        return {}
+    """``SCORE_INFO`` of the evaluation: score key -> (label, better)."""
     return dict(SCORE_INFO)
 
 
@@ -725,10 +710,13 @@ def _comparison_page(rows: list[dict], data, *, seed: int) -> str:
              ("samples scored", fmt(first.get("n_samples")) if first.get("n_samples") else None),
              ("report", _dt.datetime.now().strftime("%Y-%m-%d %H:%M"))]
     points = rows[0]["model"].info_.modality == "points"
+    compared = (first.get("details") or {}).get("n_compared")
     what = (f"{SAMPLE_POINTS:,} samples per model (red) over training points (grey)" if points
             else f"{SAMPLE_GRID} samples per model, pixel for pixel")
     body = [_section("scores", "Scores", _comparison_scores(rows),
-                     f"{fmt(first.get('n_samples'))} samples per model, seed {fmt(first.get('seed'))}."),
+                     f"{fmt(first.get('n_samples'))} samples per model, seed {fmt(first.get('seed'))}"
+                     + (f"; two-set scores (FD to C2ST) on {fmt(compared)} items a side, as many as the "
+                        "held-out split has" if compared else "") + "."),
             _section("speed", "Training and sampling time", _comparison_speed(rows),
                      "Wall time on this machine; samples/s as measured by the evaluation."),
             _section("samples", "Samples", _comparison_samples(rows, data, seed), f"{what}; seed {seed}.")]

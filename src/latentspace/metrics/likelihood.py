@@ -50,6 +50,8 @@ def heldout_nll(model, data, max_items: int | None = None) -> dict | None:
     x = test.to_data()
     if max_items is not None and len(x) > max_items:
         x = x[:max_items]
+    if not hasattr(model, "score_samples"):
+        return None
     try:
         ll = model.score_samples(x)
     except NotImplementedError:
