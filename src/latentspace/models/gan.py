@@ -221,25 +221,42 @@ class GAN(NeuralModel):
         x = x[:n]
         return x.reshape(n // self.pac, self.pac * x.shape[1], *x.shape[2:])
 
+    # -- the two networks, as subclasses see them -------------------------------------
+    conditional = False  # conditional subclasses pass labels ``y`` to both networks
+
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Items (model space) from latent codes ``z`` (and labels ``y``, for conditional GANs)."""
+        return self.net("G")(z)
+
+    def discriminate(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits for (packed) items ``x`` (and labels ``y``, for conditional GANs)."""
+        return self.net("D")(x)
+
     # -- training -------------------------------------------------------------------
     def train_step(self, batch, step):
-        G, D = self.net("G"), self.net("D")
         x = batch["x"]
+        y = batch.get("y") if self.conditional else None
         first_half = max(0.0, 1.0 - 2.0 * batch.get("progress", 0.0))  # 1 -> 0 over the first half of the run
         noise_std = self.setting("instance_noise") * first_half
         keep = self.setting("top_k") + (1.0 - self.setting("top_k")) * first_half
 
-        def judge(*groups):  # packed separately, so a pack never mixes real and generated items
-            return D(torch.cat([self._pack(g + noise_std * torch.randn_like(g) if noise_std > 0 else g)
-                                for g in groups]))
+        def judge(groups, labels):  # packed separately, so a pack never mixes real and generated items
+            items = torch.cat([self._pack(g + noise_std * torch.randn_like(g) if noise_std > 0 else g)
+                               for g in groups])
+            return self.discriminate(items, None if y is None else torch.cat(labels))
+
+        def noise(n):
+            return torch.randn(n, self.z_dim, device=x.device)
 
         gamma = self.setting("r1_gamma")
         # Discriminator: real -> 1 - s (one-sided smoothing), fake -> 0; one forward on both halves.
-        for real in x.chunk(self.d_steps):
-            fake = G(torch.randn(len(real), self.z_dim, device=x.device)).detach()
+        # Generated items of a conditional GAN get the real batch's labels (the same label distribution).
+        chunks = zip(x.chunk(self.d_steps), y.chunk(self.d_steps) if y is not None else [None] * self.d_steps)
+        for real, labels in chunks:
+            fake = self.generate(noise(len(real)), labels).detach()
             if gamma > 0:
                 real = real.detach().requires_grad_(True)
-            logits = judge(real, fake)
+            logits = judge([real, fake], [labels, labels])
             real_logits, fake_logits = logits.chunk(2)
             loss_d = (F.binary_cross_entropy_with_logits(
                 real_logits, torch.full_like(real_logits, 1.0 - self.label_smoothing))
@@ -252,8 +269,8 @@ class GAN(NeuralModel):
             self.opt_d_.step()
 
         # Generator: non-saturating loss -log sigma(D(G(z))).
-        fake = G(torch.randn(len(x), self.z_dim, device=x.device))
-        gen_logits = judge(fake)
+        fake = self.generate(noise(len(x)), y)
+        gen_logits = judge([fake], [y])
         if keep < 1.0:
             gen_logits = gen_logits.flatten().topk(max(1, round(keep * gen_logits.numel()))).values
         loss_g = F.binary_cross_entropy_with_logits(gen_logits, torch.ones_like(gen_logits))
