@@ -347,3 +347,18 @@ def test_float_image_out_of_range(tmp_path):
     np.save(tmp_path / "im.npy", np.full((4, 1, 8, 8), 200.0))
     with pytest.raises(UserError, match="divide by 255"):
         ls.data.load(tmp_path / "im.npy")
+
+
+def test_classes_option_keeps_and_relabels_classes_in_both_splits():
+    full = ls.data.load("digits")
+    data = ls.data.load("digits", classes="8,3")
+    assert data.info.classes == ["8", "3"] and set(data.y.tolist()) == {0, 1}
+    assert len(data.x) == int(((full.y == 8) | (full.y == 3)).sum())
+    assert torch.equal(data.x[data.y == 0], full.x[full.y == 8])
+    assert set(data.test.y.tolist()) == {0, 1} and data.source["options"]["classes"] == "8,3"
+    with pytest.raises(UserError, match="no class 'eleven'"):
+        ls.data.load("digits", classes="eleven")
+    from latentspace.data.registry import select_classes
+
+    with pytest.raises(UserError, match="no labels"):
+        select_classes(ls.data.Dataset(full.x, None, info=full.info), "1")

@@ -37,6 +37,8 @@ def _data_options(args) -> dict:
         opts["data_dir"] = args.data_dir
     if getattr(args, "download", False):
         opts["download"] = True
+    if getattr(args, "classes", None):
+        opts["classes"] = args.classes
     return opts
 
 
@@ -221,6 +223,7 @@ def cmd_compare(args) -> int:
                 "--no-progress"]
         argv += (["--steps", str(args.steps)] if args.steps else []) + (["--overwrite"] if args.overwrite else [])
         argv += (["--data-dir", args.data_dir] if args.data_dir else []) + (["--download"] if args.download else [])
+        argv += ["--classes", args.classes] if args.classes else []
         t0 = time.perf_counter()
         cmd_train(build_parser().parse_args(argv))
         seconds = time.perf_counter() - t0
@@ -254,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--data", help="dataset name or a path to a folder of images or a .npy/.npz file")
     q.add_argument("--data-dir", help="folder with the dataset's files (mnist, fashion-mnist)")
     q.add_argument("--download", action="store_true", help="download the dataset (checksums verified)")
+    q.add_argument("--classes", help="keep only these classes of a labelled dataset, e.g. chair or 3,5,8")
     q.add_argument("--steps", type=int, help="training steps (default: the model's)")
     q.add_argument("--batch-size", type=int, help="batch size (default: the model's)")
     q.add_argument("--seed", type=int, default=0)
@@ -309,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--data", required=True, help="dataset name or a path to a folder of images or a .npy/.npz file")
     q.add_argument("--data-dir", help="folder with the dataset's files (mnist, fashion-mnist)")
     q.add_argument("--download", action="store_true", help="download the dataset (checksums verified)")
+    q.add_argument("--classes", help="keep only these classes of a labelled dataset, e.g. chair or 3,5,8")
     q.add_argument("--steps", type=int, help="training steps of each neural model (default: the model's); "
                                              "classical models are fitted in one go")
     q.add_argument("--seed", type=int, default=0)

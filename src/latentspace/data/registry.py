@@ -48,7 +48,9 @@ def load(name_or_path, **options):
         A registered name (see :func:`available`), a folder of images, or a
         ``.npy`` / ``.npz`` file.
     **options
-        Loader options, e.g. ``n=``, ``seed=``, ``data_dir=``, ``size=``, ``test_fraction=``.
+        Loader options, e.g. ``n=``, ``seed=``, ``data_dir=``, ``size=``, ``test_fraction=``;
+        and for every labelled source ``classes=`` (names or indices, a list or a comma-separated
+        string): keep only those classes, relabelled 0, 1, ... in the order given.
         Options that are ``None`` are dropped, so callers can pass CLI defaults through.
 
     Returns
@@ -57,11 +59,52 @@ def load(name_or_path, **options):
         The training split, with the held-out split in ``.test``.
     """
     options = {k: v for k, v in options.items() if v is not None}
+    classes = options.pop("classes", None)
     data = _load(str(name_or_path), options)
+    if classes is not None:
+        data = select_classes(data, classes)
+        options["classes"] = classes
     # Remember where the data came from, so a run folder can reload it (resume, evaluate).
     data.source = {"name_or_path": str(name_or_path),
                    "options": {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}}
     return data
+
+
+def select_classes(data, classes):
+    """The items of ``classes`` only (names or indices), in both splits, relabelled in the given order."""
+    from dataclasses import replace
+
+    import torch
+
+    from latentspace.data.dataset import Dataset
+
+    if data.y is None:
+        raise UserError(f"{data.name} has no labels to select classes from; drop the classes option")
+    names = [str(c) for c in (data.info.classes or range(data.info.num_classes))]
+    wanted = [c.strip() for c in classes.split(",")] if isinstance(classes, str) else [str(c) for c in classes]
+    index = []
+    for c in wanted:
+        if c in names:
+            index.append(names.index(c))
+        elif c.isdigit() and int(c) < len(names):
+            index.append(int(c))
+        else:
+            raise UserError(f"{data.name} has no class {c!r}; its classes are: {', '.join(names)}")
+    if not index or len(set(index)) != len(index):
+        raise UserError(f"classes must name each class once, got {classes!r}")
+    info = replace(data.info, classes=[names[i] for i in index])
+    relabel = torch.full((len(names),), -1, dtype=torch.long)
+    relabel[torch.tensor(index)] = torch.arange(len(index))
+
+    def keep(d):
+        mask = relabel[d.y] >= 0
+        return Dataset(d.x[mask], relabel[d.y[mask]], info=info, split=d.split)
+
+    out = keep(data)
+    out.test = keep(data.test) if data.test is not None else None
+    if len(out.x) == 0:
+        raise UserError(f"no training items of classes {classes!r} in {data.name}")
+    return out
 
 
 def _load(key: str, options: dict):
@@ -87,3 +130,7 @@ def _load(key: str, options: dict):
         f"unknown dataset {key!r}; use one of: {', '.join(sorted(_LOADERS))}, or a path to a folder of images "
         "or a .npy/.npz file"
     )
+
+
+# Loader modules not imported by latentspace.data's __init__ register themselves here.
+from latentspace.data import pairs  # noqa: E402,F401

@@ -8,6 +8,7 @@ from __future__ import annotations
 from latentspace.models.base import GenerativeModel, create, load, register, registry
 
 # Importing the model modules registers their models.
-from latentspace.models import classical, gan, vae  # noqa: E402,F401
+from latentspace.models import cgan, classical, gan, vae  # noqa: E402,F401
+from latentspace.models import cyclegan  # noqa: E402,F401
 
 __all__ = ["GenerativeModel", "create", "load", "register", "registry"]
