@@ -48,6 +48,24 @@ def _load_data(source: str, options: dict):
     return ls.data.load(source, **options)
 
 
+def _check_data_b(args) -> bool:
+    """Whether the model trains on two domains; refuse --data-b for other models and its absence for these."""
+    import latentspace as ls
+    from latentspace.errors import UserError
+
+    model_class = ls.models.registry().get(args.model)
+    if model_class is None:  # create() names the valid models
+        return False
+    two_domains = getattr(model_class, "two_domains", False)
+    if args.data_b is not None and not two_domains:
+        raise UserError(f"--data-b is for models that translate between two domains (cyclegan); "
+                        f"{args.model!r} trains on --data alone")
+    if two_domains and args.data_b is None and not args.resume:
+        raise UserError(f"{args.model} translates between two domains: give domain A with --data and domain B "
+                        "with --data-b (e.g. --data mnist-half --data-b bold-mnist)")
+    return two_domains
+
+
 # -- commands -------------------------------------------------------------------------------
 def cmd_list(args) -> int:
     import latentspace as ls
@@ -73,8 +91,10 @@ def cmd_train(args) -> int:
     from latentspace.train import run as runfolder
 
     params = _parse_set(args.set)
+    two_domains = _check_data_b(args)
     out = Path(args.out or f"runs/{args.model}-{Path(str(args.data)).name if args.data else 'resume'}")
     data_source, data_opts = args.data, _data_options(args)
+    data_b_source, data_b_opts = args.data_b, _data_options(args)
     is_main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, only rank 0 writes and speaks
     if args.resume:
         config = runfolder.read_config(out) if (out / runfolder.CONFIG).is_file() else None
@@ -87,19 +107,29 @@ def cmd_train(args) -> int:
         source = config.get("data") or {}
         if data_source is None:
             data_source, data_opts = source.get("name_or_path"), {**source.get("options", {}), **data_opts}
+        if two_domains and data_b_source is None and source.get("data_b"):  # cyclegan's domain B
+            data_b_source = source["data_b"].get("name_or_path")
+            data_b_opts = {**source["data_b"].get("options", {}), **data_b_opts}
     elif is_main:
         runfolder.prepare(out, resume=False, overwrite=args.overwrite)  # refuse before any work
     if data_source is None:
         raise UserError("give the data to train on with --data NAME_OR_PATH (see `latentspace list datasets`)")
     model = ls.models.create(args.model, **params)
     data = _load_data(data_source, data_opts)
+    fit_b = {}
+    if two_domains:
+        if data_b_source is None:
+            raise UserError(f"{out} does not say what {args.model}'s domain B was; "
+                            "give it with --data-b NAME_OR_PATH")
+        fit_b = {"data_b": _load_data(data_b_source, data_b_opts)}
     if is_main:
-        print(f"training {args.model} on {data!r} -> {out}", file=sys.stderr)
+        print(f"training {args.model} on {data!r}" + (f" and {fit_b['data_b']!r}" if fit_b else "") + f" -> {out}",
+              file=sys.stderr)
     if isinstance(model, NeuralModel):
         model.fit(data, steps=args.steps, batch_size=args.batch_size, seed=args.seed, out=out,
                   resume=args.resume, overwrite=args.overwrite, log_every=args.log_every,
                   sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
-                  progress=not args.no_progress, device=args.device)
+                  progress=not args.no_progress, device=args.device, **fit_b)
     else:
         if args.resume:
             raise UserError(f"{args.model!r} is fitted in one go and has nothing to resume; drop --resume")
@@ -155,6 +185,8 @@ def cmd_evaluate(args) -> int:
         source = config.get("data")
         if not source:
             raise UserError(f"{run} does not say what data it was trained on; give --data NAME_OR_PATH")
+        if getattr(model, "two_domains", False) and source.get("data_b"):  # samples are translations A -> B
+            source = source["data_b"]
         data = _load_data(source["name_or_path"], {**source.get("options", {}), **_data_options(args)})
     if tuple(data.shape) != tuple(model.info_.shape):
         raise UserError(f"the model makes items of shape {tuple(model.info_.shape)} but {data.name} has "
@@ -255,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("train", help="train a model and keep a run folder")
     q.add_argument("model", help="model name (see `latentspace list models`)")
     q.add_argument("--data", help="dataset name or a path to a folder of images or a .npy/.npz file")
+    q.add_argument("--data-b", help="domain B of a translation model (cyclegan; --data is domain A), "
+                                    "loaded with the same options")
     q.add_argument("--data-dir", help="folder with the dataset's files (mnist, fashion-mnist)")
     q.add_argument("--download", action="store_true", help="download the dataset (checksums verified)")
     q.add_argument("--classes", help="keep only these classes of a labelled dataset, e.g. chair or 3,5,8")
