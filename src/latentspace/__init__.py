@@ -19,7 +19,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "models", "train", "metrics", "plots", "errors", "storage")
+_SUBMODULES = ("data", "models", "train", "metrics", "plots", "latent", "errors", "storage")
 
 
 def __getattr__(name):

@@ -359,14 +359,14 @@ def _reference(data, n: int, seed: int):
 
 
 def _samples_img(model, data, seed: int, alt: str, target: int = 400) -> str:
-    from latentspace.plots.samples import image_grid, samples_figure
+    from latentspace.plots.samples import item_grid, samples_figure
 
     info = model.info_
     if info.modality == "points":
         x = _draw(model, SAMPLE_POINTS, seed, data)
         return _figure_img(samples_figure(x, info, reference=_reference(data, SAMPLE_POINTS, seed)), alt)
     x = _draw(model, SAMPLE_GRID, seed, data)
-    return _pixels_img(image_grid(x, ncols=8), alt, target=target)
+    return _pixels_img(item_grid(x, info, ncols=8), alt, target=target)
 
 
 # -- sections of a run report ----------------------------------------------------------------

@@ -2,5 +2,8 @@
 projections for volumes). Matplotlib is imported lazily and always with the Agg backend."""
 
 from latentspace.plots.samples import image_grid, samples_figure, save_samples
+from latentspace.plots.latent import interpolation_strip, traversal_grid  # noqa: E402
+from latentspace.plots.voxels import render_voxels, voxel_grid, voxel_image  # noqa: E402
 
 __all__ = ["image_grid", "samples_figure", "save_samples"]
+__all__ += ["interpolation_strip", "traversal_grid", "render_voxels", "voxel_grid", "voxel_image"]

@@ -6,128 +6,22 @@
   encode) or between random Gaussian codes (spherical interpolation, which keeps the codes at
   the typical norm of a Gaussian draw instead of cutting through the low-norm middle);
 - :func:`interpolation_strip` draws the decoded paths: rows of images, or paths over a
-  scatter of real points for 2-D data.
+  scatter of real points for 2-D data;
+- :func:`traversal_grid` draws :func:`latentspace.latent.traverse`'s grid, one row per latent
+  dimension.
+
+The latent-space operations themselves (``lerp``, ``slerp``, ``interpolate``, ``traverse``,
+``invert``, ...) live in :mod:`latentspace.latent`.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import torch
 
 from latentspace.errors import UserError
-
-
-def _endpoints(z0, z1) -> tuple[torch.Tensor, torch.Tensor]:
-    z0 = torch.as_tensor(z0, dtype=torch.float32)
-    z1 = torch.as_tensor(z1, dtype=torch.float32)
-    if z0.shape != z1.shape or z0.ndim != 1:
-        raise UserError(f"interpolation needs two codes of the same shape (d,), got {tuple(z0.shape)} "
-                        f"and {tuple(z1.shape)}; pass one code at a time")
-    return z0, z1
-
-
-def _check_steps(steps) -> int:
-    if isinstance(steps, bool) or int(steps) != steps or steps < 2:
-        raise UserError(f"steps must be an integer of at least 2 (the two ends), got {steps!r}")
-    return int(steps)
-
-
-def lerp(z0, z1, steps: int = 10) -> torch.Tensor:
-    """Linear interpolation: ``steps`` codes from ``z0`` to ``z1`` inclusive.
-
-    Parameters
-    ----------
-    z0, z1 : tensor or array of shape (d,)
-        The two end codes.
-    steps : int
-        Number of codes on the path, at least 2.
-
-    Returns
-    -------
-    torch.Tensor
-        ``(steps, d)`` float32; row 0 is ``z0`` and the last row ``z1``.
-
-    Examples
-    --------
-    >>> lerp([0.0, 0.0], [1.0, 2.0], steps=3).tolist()
-    [[0.0, 0.0], [0.5, 1.0], [1.0, 2.0]]
-    """
-    z0, z1 = _endpoints(z0, z1)
-    t = torch.linspace(0, 1, _check_steps(steps))[:, None]
-    return (1 - t) * z0 + t * z1
-
-
-def slerp(z0, z1, steps: int = 10) -> torch.Tensor:
-    """Spherical interpolation (Shoemake 1985): along the great circle from ``z0`` to ``z1``,
-    with the norm interpolated linearly.
-
-    For Gaussian latent codes this keeps every code at a typical norm (about ``sqrt(d)``),
-    where a straight line would pass through the unlikely region near the origin. Nearly
-    parallel codes fall back to :func:`lerp`.
-
-    Parameters
-    ----------
-    z0, z1 : tensor or array of shape (d,)
-    steps : int
-        Number of codes on the path, at least 2.
-
-    Returns
-    -------
-    torch.Tensor
-        ``(steps, d)`` float32; row 0 is ``z0`` and the last row ``z1``.
-
-    Examples
-    --------
-    >>> z = slerp([1.0, 0.0], [0.0, 1.0], steps=3)
-    >>> [round(v, 4) for v in z[1].tolist()]
-    [0.7071, 0.7071]
-    """
-    z0, z1 = _endpoints(z0, z1)
-    steps = _check_steps(steps)
-    n0, n1 = z0.norm(), z1.norm()
-    if n0 < 1e-12 or n1 < 1e-12:
-        return lerp(z0, z1, steps)
-    u0, u1 = z0 / n0, z1 / n1
-    omega = torch.arccos((u0 @ u1).clamp(-1.0, 1.0))
-    if omega < 1e-4 or math.pi - float(omega) < 1e-4:  # parallel or opposite: no unique circle
-        return lerp(z0, z1, steps)
-    t = torch.linspace(0, 1, steps)[:, None]
-    direction = (torch.sin((1 - t) * omega) * u0 + torch.sin(t * omega) * u1) / torch.sin(omega)
-    out = direction * ((1 - t) * n0 + t * n1)
-    out[0], out[-1] = z0, z1  # exact ends despite rounding
-    return out
-
-
-def _overrides(model, method: str) -> bool:
-    """Whether ``model`` implements ``method`` itself (not the base class's NotImplementedError)."""
-    from latentspace.models.base import GenerativeModel
-
-    impl = getattr(type(model), method, None)
-    return impl is not None and impl is not getattr(GenerativeModel, method)
-
-
-def can_encode(model) -> bool:
-    """Whether ``model`` maps data-space items to latent codes (VAE, PPCA)."""
-    return _overrides(model, "encode")
-
-
-def latent_size(model) -> int | None:
-    """Width of a model's latent space, or None when it has none (KDE, GMM).
-
-    GANs and VAEs name it ``z_dim`` (``latent_dim`` when set), PPCA its number of components.
-    """
-    if not _overrides(model, "decode"):
-        return None
-    for attr in ("z_dim", "latent_dim"):
-        value = getattr(model, attr, None)
-        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0:
-            return int(value)
-    pca = getattr(model, "pca_", None)
-    if pca is not None and hasattr(pca, "k"):
-        return int(pca.k)
-    return None
+# the latent-space operations live in latentspace.latent; imported here for the plots and old callers
+from latentspace.latent import can_encode, latent_size, lerp, slerp  # noqa: F401
 
 
 def interpolation_paths(model, real=None, *, rows: int = 3, steps: int = 10, seed: int = 0) -> dict:
@@ -274,4 +168,68 @@ def _image_strip(plt, x, ends):
                 ax.set_title("real", fontsize=7, color="C3")
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.99 - 0.3 / fig.get_figheight(),
                         wspace=0.06, hspace=0.06)
+    return fig
+
+
+def traversal_grid(grid, info, *, dims=None, span: float | None = None, title: str | None = None):
+    """A figure of a latent traversal: one row per latent dimension, one column per offset.
+
+    Parameters
+    ----------
+    grid : tensor (rows, steps, *shape)
+        Decoded data-space items, from :func:`latentspace.latent.traverse`.
+    info : DataInfo
+        Describes the items (modality, shape); the model's ``info_``.
+    dims : sequence of int, optional
+        The dimension of each row, for the row labels (0, 1, ... if None).
+    span : float, optional
+        The largest offset, for the column labels (none if None).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Images and volumes: a grid of pictures (volumes from the oblique view); points: each
+        row as a path over the first two coordinates.
+
+    Examples
+    --------
+    >>> import latentspace as ls
+    >>> from latentspace.latent import traverse
+    >>> ppca = ls.models.create("ppca", n_components=8).fit(ls.data.load("digits"))
+    >>> fig = traversal_grid(traverse(ppca, dims=[0, 1, 2]), ppca.info_, dims=[0, 1, 2], span=3.0)
+    """
+    from latentspace.plots.samples import _mpl
+
+    plt = _mpl()
+    x = torch.as_tensor(grid).detach().float().cpu()
+    if x.ndim != len(info.shape) + 2:
+        raise UserError(f"grid must have shape (rows, steps, {', '.join(map(str, info.shape))}), got {tuple(x.shape)}")
+    rows, steps = x.shape[:2]
+    dims = list(range(rows)) if dims is None else list(dims)
+    if len(dims) != rows:
+        raise UserError(f"dims names {len(dims)} dimensions for {rows} rows; give one per row")
+    if info.modality == "points":
+        fig = _points_strip(plt, x, None, None)
+        fig.axes[0].set_xlabel(f"rows: z[{', '.join(map(str, dims))}]; from -span (dark) to +span (yellow)", fontsize=8)
+        fig.tight_layout()
+    else:
+        if info.modality == "volume":
+            from latentspace.plots.voxels import render_voxels
+
+            pics = render_voxels(x.reshape(rows * steps, *x.shape[2:]), views=["oblique"],
+                                 threshold=info.extra.get("threshold", 0.5), up=info.extra.get("up_axis", -1))
+            x = torch.from_numpy(pics).float().div(255).permute(0, 3, 1, 2).reshape(rows, steps, 3, *pics.shape[1:3])
+        fig = _image_strip(plt, x, None)
+        for r, k in enumerate(dims):
+            fig.axes[r * steps].set_ylabel(f"z[{k}]", fontsize=7, rotation=0, ha="right", va="center")
+        if span is not None:
+            for c, value in enumerate(np.linspace(-span, span, steps)):
+                fig.axes[c].set_title(f"{value:+.1f}", fontsize=7)
+        height = fig.get_figheight() + (0.2 if span is not None else 0.0)
+        fig.set_figheight(height)
+        top = 0.05 + (0.2 if span is not None else 0.0) + (0.3 if title else 0.0)  # inches
+        fig.subplots_adjust(left=0.08, top=1 - top / height)
+    if title:
+        fig.suptitle(title, fontsize=9, y=1 - 0.04 / fig.get_figheight(), va="top")
     return fig

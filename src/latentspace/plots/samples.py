@@ -1,4 +1,4 @@
-"""Sample pictures: an image grid, a 2-D scatter, or max-projections of volumes."""
+"""Sample pictures: an image grid, a 2-D scatter, or shaded multi-view renders of volumes."""
 
 from __future__ import annotations
 
@@ -41,6 +41,16 @@ def image_grid(x, ncols: int | None = None, pad: int = 1) -> np.ndarray:
     return (canvas * 255).round().astype(np.uint8)
 
 
+def item_grid(x, info, ncols: int | None = None) -> np.ndarray:
+    """A uint8 picture of data-space items: :func:`image_grid`, or voxel renders for volumes."""
+    if info.modality == "volume":
+        from latentspace.plots.voxels import voxel_image
+
+        return voxel_image(x, ncols=ncols, threshold=info.extra.get("threshold", 0.5),
+                           up=info.extra.get("up_axis", -1))
+    return image_grid(x, ncols=ncols)
+
+
 def samples_figure(x, info, title: str | None = None, reference=None):
     """A matplotlib figure of data-space samples ``x`` for a dataset described by ``info``.
 
@@ -59,7 +69,7 @@ def samples_figure(x, info, title: str | None = None, reference=None):
         if reference is not None:
             ax.legend(loc="upper right", fontsize=8)
     else:
-        grid = image_grid(x)
+        grid = item_grid(x, info)
         fig, ax = plt.subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1]))
         ax.imshow(grid.squeeze(-1) if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0, vmax=255,
                   interpolation="nearest")
@@ -73,7 +83,8 @@ def samples_figure(x, info, title: str | None = None, reference=None):
 def save_samples(x, info, path, title: str | None = None, reference=None) -> Path:
     """Write a PNG picture of samples ``x`` atomically to ``path``.
 
-    Images are written pixel-exact as a grid (no resampling); points as a scatter plot.
+    Images are written pixel-exact as a grid (no resampling); points as a scatter plot; volumes as
+    shaded renders from four views (see :mod:`latentspace.plots.voxels`).
     """
     import io
 
@@ -87,7 +98,7 @@ def save_samples(x, info, path, title: str | None = None, reference=None) -> Pat
     else:
         from PIL import Image
 
-        grid = image_grid(x)
+        grid = item_grid(x, info)
         img = Image.fromarray(grid.squeeze(-1) if grid.shape[-1] == 1 else grid)
         scale = max(1, 256 // max(img.size))
         if scale > 1:
