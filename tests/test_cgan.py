@@ -63,3 +63,14 @@ def test_evaluate_reports_conditional_accuracy(digits):
     cgan = ls.models.create("cgan", width=8).fit(digits, steps=2, batch_size=16, progress=False)
     res = evaluate(cgan, digits, n=200, nll_items=10)
     assert 0.0 <= res["scores"]["conditional_accuracy"] <= 1.0
+
+
+def test_conv_discriminators_normalise_each_item(digits):
+    from dataclasses import replace
+
+    info = replace(digits.info, shape=(1, 28, 28))  # digits' 8x8 has one conv layer: nothing to normalise
+    for name in ("gan", "cgan"):
+        model = ls.models.create(name, width=8).build(info)
+        norms = [m for m in model.nets_["D"].modules() if isinstance(m, torch.nn.GroupNorm)]
+        assert norms and all(m.num_groups == 1 for m in norms), name  # per item: never mixes real and fake
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.nets_["D"].modules())

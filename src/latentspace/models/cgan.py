@@ -146,10 +146,11 @@ class CGAN(GAN):
             channels, *spatial = info.shape
             G = ConvDecoder(self.z_dim + e, info.shape, width=self.width, norm="batch", out_act=nn.Tanh())
             if self.projection:
-                enc = ConvEncoder(info.shape, 1, width=self.width)
+                enc = ConvEncoder(info.shape, 1, width=self.width, norm=self.conv_d_norm)
                 D = ProjectionDiscriminator(k, _ConvFeatures(enc), enc.flat_dim)
             else:
-                D = ConcatDiscriminator(k, ConvEncoder((channels + k, *spatial), 1, width=self.width))
+                D = ConcatDiscriminator(k, ConvEncoder((channels + k, *spatial), 1, width=self.width,
+                                                       norm=self.conv_d_norm))
         else:
             G = nn.Sequential(mlp([self.z_dim + e] + [self.hidden] * self.layers + [info.dim], act=nn.ReLU),
                               nn.Unflatten(1, tuple(info.shape)))

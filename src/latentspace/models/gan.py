@@ -1,33 +1,78 @@
-r"""Generative adversarial networks (Goodfellow et al. 2014).
+r"""Generative adversarial networks (Goodfellow et al. 2014), with a choice of losses.
 
-A generator :math:`G` maps noise :math:`z \sim \mathcal N(0, I)` to items; a discriminator
-:math:`D` outputs a logit for "real". With :math:`\sigma` the logistic function, the
-discriminator minimises the cross-entropy
+A generator :math:`G` maps noise :math:`z \sim \mathcal N(0, I)` to items; a discriminator (for
+the Wasserstein losses, a *critic*) :math:`D` scores items. ``loss`` picks the game, with
+:math:`\sigma` the logistic function and :math:`[u]_+ = \max(0, u)`:
 
-.. math::
-    L_D = -\mathbb E_{x \sim p_\text{data}} \log \sigma(D(x)) - \mathbb E_z \log(1 - \sigma(D(G(z))))
+- ``"ns"`` (default, non-saturating; Goodfellow et al. 2014): :math:`D` outputs a logit and minimises
+  the cross-entropy, the generator the non-saturating loss, which has the fixed point of the
+  minimax game but strong gradients when :math:`D` wins early on:
 
-and the generator the *non-saturating* loss :math:`L_G = -\mathbb E_z \log \sigma(D(G(z)))`,
-which has the same fixed point as the minimax game but strong gradients when :math:`D`
-wins early on.
+  .. math::
+      L_D = -\mathbb E_x \log \sigma(D(x)) - \mathbb E_z \log(1 - \sigma(D(G(z)))), \qquad
+      L_G = -\mathbb E_z \log \sigma(D(G(z)));
 
-The classic stabilising hacks are options:
+- ``"lsgan"`` (least squares, Mao et al. 2017), which penalises samples by their distance to the
+  decision boundary, not only their side of it:
 
-- ``label_smoothing`` (one-sided, Salimans et al. 2016): real targets :math:`1-s`, fakes 0;
+  .. math::
+      L_D = \tfrac12 \mathbb E_x (D(x) - 1)^2 + \tfrac12 \mathbb E_z D(G(z))^2, \qquad
+      L_G = \tfrac12 \mathbb E_z (D(G(z)) - 1)^2;
+
+- ``"hinge"`` (Lim & Ye 2017, Miyato et al. 2018):
+
+  .. math::
+      L_D = \mathbb E_x [1 - D(x)]_+ + \mathbb E_z [1 + D(G(z))]_+, \qquad L_G = -\mathbb E_z D(G(z));
+
+- ``"wgan"`` (Arjovsky et al. 2017): the critic estimates the Wasserstein-1 distance
+  :math:`W(p_\text{data}, p_G) = \max_{\|D\|_L \le 1} \mathbb E_x D(x) - \mathbb E_z D(G(z))`, so
+
+  .. math::
+      L_D = \mathbb E_z D(G(z)) - \mathbb E_x D(x), \qquad L_G = -\mathbb E_z D(G(z)),
+
+  and every weight of :math:`D` is clipped to :math:`[-c, c]` (``clip``) after each critic step,
+  a crude bound on its Lipschitz constant; RMSprop, ``lr = 5e-5``, ``d_steps`` = 5 critic steps
+  per generator step;
+- ``"wgan-gp"`` (Gulrajani et al. 2017): the Wasserstein critic with a gradient penalty instead
+  of clipping,
+
+  .. math::
+      L_D = \mathbb E_z D(G(z)) - \mathbb E_x D(x)
+            + \lambda\, \mathbb E_{\hat x} \big(\|\nabla_{\hat x} D(\hat x)\|_2 - 1\big)^2, \qquad
+      \hat x = \epsilon x + (1 - \epsilon) G(z),\ \epsilon \sim U[0, 1] \text{ per item},
+
+  the norm taken over each item's whole gradient (:func:`gradient_penalty`); :math:`\lambda` is
+  ``gp_lambda``; Adam with ``lr = 1e-4``, betas (0, 0.9), 5 critic steps. The penalty is per
+  item, so the critic must not mix items: no BatchNorm in it.
+
+The stabilising hacks are options:
+
+- ``label_smoothing`` (one-sided, Salimans et al. 2016): real targets :math:`1-s`, fakes 0 — for
+  the losses with targets, ``ns`` and ``lsgan``;
 - ``dcgan_init``: N(0, 0.02) weights (Radford et al. 2016); Adam with ``lr=2e-4``, ``beta1=0.5``;
 - ``ema_decay``: sample from an exponential moving average of :math:`G`'s weights
   (Yazıcı et al. 2019), which sharpens samples and damps oscillation;
 - ``instance_noise``: Gaussian noise on the discriminator's inputs, annealed to 0;
+- ``lr_d``: the discriminator's own learning rate (two time-scale update rule, Heusel et al. 2017);
 - ``pac`` (PacGAN, Lin et al. 2018): :math:`D` judges ``pac`` samples jointly, which
   penalises mode collapse;
-- ``top_k`` (Sinha et al. 2020): the generator learns only from the samples :math:`D` rates best;
+- ``top_k`` (Sinha et al. 2020): the generator learns only from the samples :math:`D` rates
+  best — any loss;
+- ``spectral_norm`` (Miyato et al. 2018): every linear and conv weight of :math:`D` is divided by
+  its largest singular value :math:`\sigma(W)` (one power iteration per forward), which bounds
+  :math:`D`'s Lipschitz constant by 1 (times that of its activations);
+- ``diffaugment`` (Zhao et al. 2020): the same random differentiable transforms on real and
+  generated items before :math:`D`, in both steps (:mod:`latentspace.models.augment`);
 - ``rejection_sampling`` (discriminator rejection sampling, Azadi et al. 2019): an optimal
   discriminator's logit is :math:`D^*(x) = \log p_\text{data}(x) / p_G(x)`, so accepting a
   generated :math:`x` with probability :math:`\exp(D(x) - D_\max)` turns samples of
-  :math:`p_G` into samples of :math:`p_\text{data}` (as far as :math:`D` is optimal).
+  :math:`p_G` into samples of :math:`p_\text{data}` (as far as :math:`D` is optimal) — ``ns``
+  only: no other loss makes :math:`D` a log density ratio.
 
 Networks follow the modality: MLPs for points, a stride-2 conv discriminator and an
-upsample+conv generator for images (2-D) and volumes (3-D).
+upsample+conv generator for images (2-D) and volumes (3-D). Neither discriminator has
+BatchNorm. The registry also holds the GAN under other defaults: ``dcgan``, ``wgan`` and
+``wgan-gp``.
 """
 
 from __future__ import annotations
@@ -37,14 +82,98 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentspace.errors import UserError
+from latentspace.models.augment import diff_augment, parse_policy
 from latentspace.models.base import register
 from latentspace.models.nets import ConvDecoder, ConvEncoder, dcgan_init, is_spatial, mlp
 from latentspace.models.neural import NeuralModel
+
+#: the games ``GAN(loss=...)`` can play
+LOSSES = ("ns", "lsgan", "hinge", "wgan", "wgan-gp")
+#: the losses whose discriminator has targets (one-sided label smoothing applies)
+TARGET_LOSSES = ("ns", "lsgan")
+
+
+def discriminator_loss(real: torch.Tensor, fake: torch.Tensor, loss: str = "ns",
+                       smoothing: float = 0.0) -> torch.Tensor:
+    """:math:`L_D` of ``loss`` from the discriminator's outputs on real and generated items.
+
+    ``smoothing`` is one-sided label smoothing: the real target of ``ns`` and ``lsgan`` is
+    ``1 - smoothing`` (the other losses have no target and take none).
+    """
+    if loss == "ns":
+        return (F.binary_cross_entropy_with_logits(real, torch.full_like(real, 1.0 - smoothing))
+                + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+    if loss == "lsgan":
+        return 0.5 * (real - (1.0 - smoothing)).pow(2).mean() + 0.5 * fake.pow(2).mean()
+    if smoothing:
+        raise UserError(f"label_smoothing needs a loss with targets; use loss in {TARGET_LOSSES} or label_smoothing=0")
+    if loss == "hinge":
+        return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+    if loss in ("wgan", "wgan-gp"):
+        return fake.mean() - real.mean()
+    raise UserError(f"unknown GAN loss {loss!r}; use one of {', '.join(LOSSES)}")
+
+
+def generator_loss(fake: torch.Tensor, loss: str = "ns") -> torch.Tensor:
+    """:math:`L_G` of ``loss`` from the discriminator's outputs on generated items."""
+    if loss == "ns":
+        return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
+    if loss == "lsgan":
+        return 0.5 * (fake - 1.0).pow(2).mean()
+    if loss in ("hinge", "wgan", "wgan-gp"):
+        return -fake.mean()
+    raise UserError(f"unknown GAN loss {loss!r}; use one of {', '.join(LOSSES)}")
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, generator=None) -> torch.Tensor:
+    r"""WGAN-GP's :math:`\mathbb E_{\hat x} (\|\nabla_{\hat x} D(\hat x)\|_2 - 1)^2` (not yet times lambda).
+
+    Parameters
+    ----------
+    critic : callable
+        Items -> scores ``(n,)`` or ``(n, 1)``, each score a function of its own item only.
+    real, fake : torch.Tensor
+        Items of the same shape ``(n, ...)``; ``fake`` is taken as a constant (detached).
+    generator : torch.Generator, optional
+        Draws the interpolation weights :math:`\epsilon \sim U[0, 1]`, one per item.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar, differentiable in the critic's parameters. The norm is that of each item's
+        whole (flattened) gradient, not of its elements one by one.
+    """
+    eps = torch.rand(len(real), *[1] * (real.ndim - 1), generator=generator, device=real.device, dtype=real.dtype)
+    x_hat = (eps * real.detach() + (1.0 - eps) * fake.detach()).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    norm = (grad.flatten(1).pow(2).sum(1) + 1e-12).sqrt()  # the epsilon keeps the gradient finite at 0
+    return (norm - 1.0).pow(2).mean()
+
+
+def spectral_normalise(net: nn.Module, power_iterations: int = 5) -> nn.Module:
+    """Put spectral normalisation (Miyato et al. 2018) on every linear and conv layer of ``net``.
+
+    Each training forward refines the estimate of each weight's largest singular value by
+    ``power_iterations`` steps of the power method. The paper's single step lags behind the
+    weights when they move fast relative to their size (N(0, 0.02) weights under the points
+    recipe's ``lr_d = 3e-3``: singular values up to 1.7 after 8 steps); 5 keep them within 1%.
+    """
+    layers = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+    for module in [m for m in net.modules() if isinstance(m, layers)]:
+        nn.utils.parametrizations.spectral_norm(module, n_power_iterations=power_iterations)
+    return net
+
+
+def _has_batch_norm(net: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
 
 
 @register
 class GAN(NeuralModel):
     """A GAN with an MLP (points) or convolutional (images, volumes) generator and discriminator.
+
+    Parameters left at None take the defaults of ``recipes`` (by modality), overridden by
+    those of ``loss_recipes`` (by loss and modality).
 
     Parameters
     ----------
@@ -57,22 +186,27 @@ class GAN(NeuralModel):
     width : int
         Channels of the first conv layer (images, volumes); doubled at each stride.
     lr : float
-        Adam learning rate of the generator (None: by modality, see ``recipes``).
+        Learning rate of the generator (None: by modality and loss).
     beta1, beta2 : float
-        Adam betas (None: by modality).
+        Adam betas (None: by modality and loss).
     label_smoothing : float
-        One-sided label smoothing: real targets are ``1 - label_smoothing``.
+        One-sided label smoothing: the discriminator's target for real items is
+        ``1 - label_smoothing`` (losses ``ns`` and ``lsgan`` only), which keeps it from
+        growing over-confident.
     dcgan_init : bool
         Initialise weights from N(0, 0.02) as in DCGAN.
     ema_decay : float
-        Decay of the EMA of the generator's weights used for sampling (0 disables it).
+        Sampling uses an exponential moving average of the generator's weights with this decay
+        (0 disables it), which damps the oscillation of the adversarial game.
     pac : int
         PacGAN packing degree: the discriminator sees ``pac`` samples at once.
     lr_d : float
-        Discriminator learning rate (None: by modality); a larger one than ``lr`` is the two
-        time-scale update rule (Heusel et al. 2017).
+        Discriminator learning rate (None: by modality and loss); one other than ``lr`` is the
+        two time-scale update rule (Heusel et al. 2017), which lets the discriminator track
+        the generator.
     d_steps : int
-        Discriminator updates per generator update (each on its own batch slice).
+        (None: by loss — 5 for ``wgan`` and ``wgan-gp``, 1 otherwise.) Discriminator (critic)
+        updates per generator update, each on its own slice of the batch.
     instance_noise : float
         (None: by modality.) Standard deviation (model space) of Gaussian noise added to every discriminator input,
         annealed linearly to 0 at half the run (Sønderby et al. 2017): it makes the real and
@@ -87,23 +221,39 @@ class GAN(NeuralModel):
         growing out of the single point that a small initialisation gives (but see
         docs/gan-grid25.md: on grid25 it trades precision for coverage). 0 keeps the plain
         initialisation.
-    top_k : float
-        (None: by modality.) Top-k training (Sinha et al. 2020): the generator learns only from
-        the fraction ``top_k`` of its batch that the discriminator rates most real; the fraction
-        falls linearly from 1 to ``top_k`` over the first half of the run. Late in training the
-        worst samples (those between modes) would pull good samples off their modes; ignoring
-        them sharpens the samples. 1 disables it.
-    rejection_sampling : bool
-        (None: by modality — on for points, off for images and volumes.) ``sample`` keeps each
-        generated item with probability ``exp(D(x) - D_max)`` (discriminator rejection
-        sampling), ``D_max`` being the largest logit over 20,000 generated items after
-        training. It removes the samples the discriminator knows to be wrong (for points,
-        those on the strips between modes) at the price of drawing ~1/acceptance candidates;
-        ``decode(z)`` stays the plain generator. Needs ``pac=1``.
     r1_gamma : float
         (None: by modality.) Weight of the R1 penalty ``gamma/2 * E ||grad_x D(x)||^2`` on real
         items (Mescheder et al. 2018), which makes the non-saturating GAN converge locally
         instead of circling its equilibrium. 0 disables it.
+    top_k : float
+        (None: by modality and loss.) Top-k training (Sinha et al. 2020), for every loss: the
+        generator learns only from the fraction ``top_k`` of its batch that the discriminator
+        rates most real; the fraction falls linearly from 1 to ``top_k`` over the first half of
+        the run. Late in training the worst samples (those between modes) would pull good
+        samples off their modes; ignoring them sharpens the samples. 1 disables it.
+    rejection_sampling : bool
+        (None: on for points with loss ``ns``, off otherwise.) ``sample`` keeps each
+        generated item with probability ``exp(D(x) - D_max)`` (discriminator rejection
+        sampling), ``D_max`` being the largest logit over 20,000 generated items after
+        training. It removes the samples the discriminator knows to be wrong (for points,
+        those on the strips between modes) at the price of drawing ~1/acceptance candidates;
+        ``decode(z)`` stays the plain generator. Needs ``pac=1`` and ``loss="ns"``.
+    loss : {"ns", "lsgan", "hinge", "wgan", "wgan-gp"}
+        The adversarial game (see the module's documentation).
+    optimizer : {"adam", "rmsprop"}
+        (None: RMSprop for ``wgan``, Adam otherwise.) The optimiser of both networks.
+    clip : float
+        ``wgan`` only: the critic's weights are clipped to ``[-clip, clip]`` after each step.
+    gp_lambda : float
+        ``wgan-gp`` only: weight of the gradient penalty.
+    spectral_norm : bool
+        Spectral normalisation of every linear and conv layer of the discriminator, which keeps
+        its largest singular value at 1 and so bounds its Lipschitz constant.
+    diffaugment : str
+        DiffAugment policy (images and volumes), a comma-separated subset of
+        ``translation,cutout,color`` (color: images only; empty: off): the discriminator sees
+        real and generated items through the same kind of random differentiable transforms,
+        which keeps it from memorising a small training set.
 
     Examples
     --------
@@ -115,28 +265,51 @@ class GAN(NeuralModel):
     """
 
     name = "gan"
+    #: normalisation in a conv discriminator: a per-item GroupNorm(1, C) ("layer"). Without one the
+    #: DCGAN discriminator sat at chance on MNIST (D = 0.5 from step 400, generator collapsed onto
+    #: 3s); BatchNorm over a batch of real and generated items lets it tell the batches apart by
+    #: their statistics instead of judging items; a per-item norm trains (docs/gan-family.md).
+    conv_d_norm = "layer"
     ema_nets = ("G",)
-    default_steps = 6000  # images and volumes; points get 12,000 (see _default_steps)
     default_batch_size = 256
 
-    #: defaults of the parameters left at None, by modality: the DCGAN recipe for images and
-    #: volumes, and for points a recipe measured on grid25 (see docs/gan-grid25.md)
+    #: defaults of the parameters left at None, by modality, for ``loss="ns"`` (and, unless
+    #: ``loss_recipes`` says otherwise, for the other losses): the DCGAN recipe for images and
+    #: volumes, and for points a recipe measured on grid25 (see docs/gan-grid25.md); ``steps``
+    #: is the default training length
     recipes = {
-        "points": dict(lr=1e-3, lr_d=3e-3, beta1=0.0, beta2=0.9, instance_noise=0.1, r1_gamma=0.0,
-                       top_k=0.5, rejection_sampling=True),
-        "spatial": dict(lr=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, instance_noise=0.0, r1_gamma=0.0,
-                        top_k=1.0, rejection_sampling=False),
+        "points": dict(steps=12000, optimizer="adam", lr=1e-3, lr_d=3e-3, beta1=0.0, beta2=0.9, d_steps=1,
+                       instance_noise=0.1, r1_gamma=0.0, top_k=0.5, rejection_sampling=True),
+        "spatial": dict(steps=6000, optimizer="adam", lr=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, d_steps=1,
+                        instance_noise=0.0, r1_gamma=0.0, top_k=1.0, rejection_sampling=False),
+    }
+    #: what each loss changes in ``recipes``, by modality: the papers' settings for images and
+    #: volumes; for points, wgan-gp's were measured on grid25 (docs/gan-grid25.md)
+    loss_recipes = {
+        "lsgan": {"points": dict(rejection_sampling=False), "spatial": {}},
+        "hinge": {"points": dict(rejection_sampling=False), "spatial": {}},
+        "wgan": {kind: dict(optimizer="rmsprop", lr=5e-5, lr_d=5e-5, d_steps=5, instance_noise=0.0, top_k=1.0,
+                            rejection_sampling=False) for kind in ("points", "spatial")},
+        "wgan-gp": {
+            "points": dict(lr=1e-3, lr_d=1e-3, beta1=0.0, beta2=0.9, d_steps=5, instance_noise=0.0, top_k=1.0,
+                           rejection_sampling=False),
+            "spatial": dict(lr=1e-4, lr_d=1e-4, beta1=0.0, beta2=0.9, d_steps=5, instance_noise=0.0, top_k=1.0,
+                            rejection_sampling=False),
+        },
     }
     param_types = {"lr": float, "lr_d": float, "beta1": float, "beta2": float, "instance_noise": float,
-                   "r1_gamma": float, "top_k": float, "rejection_sampling": bool}
+                   "r1_gamma": float, "top_k": float, "rejection_sampling": bool, "d_steps": int, "optimizer": str}
+    choices = {"loss": LOSSES, "optimizer": (None, "adam", "rmsprop")}
     default_lr_schedule = "linear"
 
     def __init__(self, latent_dim: int = 0, hidden: int = 256, layers: int = 3, width: int = 64,
                  lr: float | None = None, beta1: float | None = None, beta2: float | None = None,
                  label_smoothing: float = 0.0, dcgan_init: bool = True, ema_decay: float = 0.999, pac: int = 1,
-                 lr_d: float | None = None, d_steps: int = 1, instance_noise: float | None = None,
+                 lr_d: float | None = None, d_steps: int | None = None, instance_noise: float | None = None,
                  g_batch_norm: bool = False, g_init_std: float = 0.0, r1_gamma: float | None = None,
-                 top_k: float | None = None, rejection_sampling: bool | None = None):
+                 top_k: float | None = None, rejection_sampling: bool | None = None, loss: str = "ns",
+                 optimizer: str | None = None, clip: float = 0.01, gp_lambda: float = 10.0,
+                 spectral_norm: bool = False, diffaugment: str = ""):
         self.latent_dim = latent_dim
         self.hidden = hidden
         self.layers = layers
@@ -156,9 +329,54 @@ class GAN(NeuralModel):
         self.r1_gamma = r1_gamma
         self.top_k = top_k
         self.rejection_sampling = rejection_sampling
+        self.loss = loss
+        self.optimizer = optimizer
+        self.clip = clip
+        self.gp_lambda = gp_lambda
+        self.spectral_norm = spectral_norm
+        self.diffaugment = diffaugment
 
     def _default_steps(self, data):
-        return self.default_steps if is_spatial(data.info) else 12000
+        return self.recipe(data.info)["steps"]
+
+    # -- settings -------------------------------------------------------------------
+    def recipe(self, info) -> dict:
+        """The defaults for data described by ``info``: ``recipes`` updated by ``loss_recipes``."""
+        kind = "spatial" if is_spatial(info) else "points"
+        return {**self.recipes[kind], **self.loss_recipes.get(self.loss, {}).get(kind, {})}
+
+    def setting(self, name: str):
+        """A parameter's value, or the modality's and loss's default when it was left at None."""
+        return self.setting_from(self.info_, name)
+
+    def setting_from(self, info, name: str):
+        value = getattr(self, name)
+        return self.recipe(info)[name] if value is None else value
+
+    def _check_options(self, info) -> None:
+        """Refuse parameter values that do not fit together or the data, before building anything."""
+        if self.loss not in LOSSES:
+            raise UserError(f"unknown GAN loss {self.loss!r}; use one of {', '.join(LOSSES)}")
+        if not 0.0 <= self.label_smoothing < 0.5:
+            raise UserError(f"label_smoothing must lie in [0, 0.5), got {self.label_smoothing}")
+        if self.label_smoothing and self.loss not in TARGET_LOSSES:
+            raise UserError(f"label_smoothing needs a loss with targets; use loss in {TARGET_LOSSES} "
+                            "or label_smoothing=0")
+        if not 0.0 < self.setting_from(info, "top_k") <= 1.0:
+            raise UserError(f"top_k must lie in (0, 1], got {self.top_k}")
+        if self.pac < 1:
+            raise UserError(f"pac must be at least 1, got {self.pac}")
+        if self.setting_from(info, "d_steps") < 1:
+            raise UserError(f"d_steps must be at least 1, got {self.d_steps}")
+        if self.rejection_sampling and self.pac > 1:
+            raise UserError("rejection_sampling needs a discriminator that judges single items; "
+                            "use pac=1 or rejection_sampling=false")
+        if self.rejection_sampling and self.loss != "ns":
+            raise UserError(f"rejection_sampling needs the logistic discriminator of loss='ns', not {self.loss!r}; "
+                            "use loss='ns' or rejection_sampling=false")
+        if self.clip <= 0 or self.gp_lambda < 0:
+            raise UserError(f"clip must be positive and gp_lambda non-negative, got {self.clip} and {self.gp_lambda}")
+        parse_policy(self.diffaugment, len(info.shape) - 1 if is_spatial(info) else 0)
 
     # -- networks ------------------------------------------------------------------
     @property
@@ -167,20 +385,22 @@ class GAN(NeuralModel):
             return self.latent_dim
         return 8 if self.info_ is not None and not is_spatial(self.info_) else 64
 
+    def build(self, info, device=None) -> "GAN":
+        """The networks of ``_build``, with spectral normalisation on the discriminator if asked for."""
+        self._check_options(info)
+        super().build(info, device)
+        if self.loss == "wgan-gp" and _has_batch_norm(self.nets_["D"]):
+            raise UserError("wgan-gp penalises each item's gradient, and a BatchNorm critic mixes items; "
+                            "use a critic with LayerNorm/GroupNorm or no norm")
+        if self.spectral_norm:
+            spectral_normalise(self.nets_["D"])
+        return self
+
     def _build(self, info):
-        if not 0.0 <= self.label_smoothing < 0.5:
-            raise UserError(f"label_smoothing must lie in [0, 0.5), got {self.label_smoothing}")
-        if not 0.0 < self.setting_from(info, "top_k") <= 1.0:
-            raise UserError(f"top_k must lie in (0, 1], got {self.top_k}")
-        if self.pac < 1:
-            raise UserError(f"pac must be at least 1, got {self.pac}")
-        if self.rejection_sampling and self.pac > 1:
-            raise UserError("rejection_sampling needs a discriminator that judges single items; "
-                            "use pac=1 or rejection_sampling=false")
         if is_spatial(info):
             channels, *spatial = info.shape
             G = ConvDecoder(self.z_dim, info.shape, width=self.width, norm="batch", out_act=nn.Tanh())
-            D = ConvEncoder((channels * self.pac, *spatial), 1, width=self.width)
+            D = ConvEncoder((channels * self.pac, *spatial), 1, width=self.width, norm=self.conv_d_norm)
         else:
             norm = nn.BatchNorm1d if self.g_batch_norm else None
             G = nn.Sequential(mlp([self.z_dim] + [self.hidden] * self.layers + [info.dim], act=nn.ReLU, norm=norm),
@@ -197,20 +417,14 @@ class GAN(NeuralModel):
                 out_layer.bias.zero_()
         return {"G": G, "D": D}
 
-    def setting(self, name: str):
-        """A parameter's value, or the modality's default when it was left at None."""
-        return self.setting_from(self.info_, name)
-
-    def setting_from(self, info, name: str):
-        value = getattr(self, name)
-        if value is None:
-            value = self.recipes["spatial" if is_spatial(info) else "points"][name]
-        return value
+    def _optimizer(self, params, lr: float) -> torch.optim.Optimizer:
+        if self.setting("optimizer") == "rmsprop":
+            return torch.optim.RMSprop(params, lr=lr)
+        return torch.optim.Adam(params, lr=lr, betas=(self.setting("beta1"), self.setting("beta2")))
 
     def configure_optimizers(self):
-        betas = (self.setting("beta1"), self.setting("beta2"))
-        self.opt_g_ = torch.optim.Adam(self.nets_["G"].parameters(), lr=self.setting("lr"), betas=betas)
-        self.opt_d_ = torch.optim.Adam(self.nets_["D"].parameters(), lr=self.setting("lr_d"), betas=betas)
+        self.opt_g_ = self._optimizer(self.nets_["G"].parameters(), self.setting("lr"))
+        self.opt_d_ = self._optimizer(self.nets_["D"].parameters(), self.setting("lr_d"))
         return {"G": self.opt_g_, "D": self.opt_d_}
 
     def _pack(self, x: torch.Tensor) -> torch.Tensor:
@@ -239,46 +453,58 @@ class GAN(NeuralModel):
         first_half = max(0.0, 1.0 - 2.0 * batch.get("progress", 0.0))  # 1 -> 0 over the first half of the run
         noise_std = self.setting("instance_noise") * first_half
         keep = self.setting("top_k") + (1.0 - self.setting("top_k")) * first_half
+        d_steps, gamma, loss = self.setting("d_steps"), self.setting("r1_gamma"), self.loss
 
-        def judge(groups, labels):  # packed separately, so a pack never mixes real and generated items
-            items = torch.cat([self._pack(g + noise_std * torch.randn_like(g) if noise_std > 0 else g)
-                               for g in groups])
-            return self.discriminate(items, None if y is None else torch.cat(labels))
+        def seen(items):  # what D sees of a group of items: augmented, noised, packed (a pack never mixes groups)
+            if self.diffaugment:
+                items = diff_augment(items, self.diffaugment)
+            if noise_std > 0:
+                items = items + noise_std * torch.randn_like(items)
+            return self._pack(items)
 
         def noise(n):
             return torch.randn(n, self.z_dim, device=x.device)
 
-        gamma = self.setting("r1_gamma")
-        # Discriminator: real -> 1 - s (one-sided smoothing), fake -> 0; one forward on both halves.
+        # Discriminator: one forward on both halves per step, each step on its own slice of the batch.
         # Generated items of a conditional GAN get the real batch's labels (the same label distribution).
-        chunks = zip(x.chunk(self.d_steps), y.chunk(self.d_steps) if y is not None else [None] * self.d_steps)
+        chunks = zip(x.chunk(d_steps), y.chunk(d_steps) if y is not None else [None] * d_steps)
         for real, labels in chunks:
-            fake = self.generate(noise(len(real)), labels).detach()
+            with torch.no_grad():  # no graph through G in the discriminator's step
+                fake = self.generate(noise(len(real)), labels)
             if gamma > 0:
                 real = real.detach().requires_grad_(True)
-            logits = judge([real, fake], [labels, labels])
-            real_logits, fake_logits = logits.chunk(2)
-            loss_d = (F.binary_cross_entropy_with_logits(
-                real_logits, torch.full_like(real_logits, 1.0 - self.label_smoothing))
-                + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+            real_seen, fake_seen = seen(real), seen(fake)
+            both = None if y is None else torch.cat([labels, labels])
+            out = self.discriminate(torch.cat([real_seen, fake_seen]), both)
+            real_out, fake_out = out.chunk(2)
+            loss_d = discriminator_loss(real_out, fake_out, loss, self.label_smoothing)
+            logs = {}
+            if loss == "wgan-gp" and self.gp_lambda > 0:
+                gp = gradient_penalty(lambda v, labels=labels: self.discriminate(v, labels), real_seen, fake_seen)
+                loss_d, logs["gp"] = loss_d + self.gp_lambda * gp, gp.item()
             if gamma > 0:
-                (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+                (grad,) = torch.autograd.grad(real_out.sum(), real, create_graph=True)
                 loss_d = loss_d + 0.5 * gamma * grad.pow(2).flatten(1).sum(1).mean()
             self.opt_d_.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d_.step()
+            if loss == "wgan":
+                with torch.no_grad():
+                    for p in self.nets_["D"].parameters():
+                        p.clamp_(-self.clip, self.clip)
 
-        # Generator: non-saturating loss -log sigma(D(G(z))).
+        # Generator, on the best-rated fraction ``keep`` of its batch (top-k training).
         fake = self.generate(noise(len(x)), y)
-        gen_logits = judge([fake], [y])
+        gen_out = self.discriminate(seen(fake), y)
         if keep < 1.0:
-            gen_logits = gen_logits.flatten().topk(max(1, round(keep * gen_logits.numel()))).values
-        loss_g = F.binary_cross_entropy_with_logits(gen_logits, torch.ones_like(gen_logits))
+            gen_out = gen_out.flatten().topk(max(1, round(keep * gen_out.numel()))).values
+        loss_g = generator_loss(gen_out, loss)
         self.opt_g_.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g_.step()
-        return dict(loss_d=loss_d.item(), loss_g=loss_g.item(), d_real=torch.sigmoid(real_logits).mean().item(),
-                    d_fake=torch.sigmoid(fake_logits).mean().item())
+        score = torch.sigmoid if loss == "ns" else (lambda t: t)  # D's probability of "real", or its raw score
+        return dict(loss_d=loss_d.item(), loss_g=loss_g.item(), d_real=score(real_out).mean().item(),
+                    d_fake=score(fake_out).mean().item(), **logs)
 
     # -- rejection sampling -----------------------------------------------------------
     #: generated items whose largest discriminator logit sets the acceptance scale
@@ -362,3 +588,51 @@ class GAN(NeuralModel):
         x = self._batched(G, z.to(self.device_))
         G.train(was)
         return self._to_data(x)
+
+
+# -- the GAN under other defaults --------------------------------------------------------
+class _Preset(GAN):
+    """The GAN with other defaults for some parameters (``preset``); it takes every GAN parameter."""
+
+    preset: dict = {}
+
+    def __init__(self, **params):
+        super().__init__(**{**self.preset, **params})
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return GAN._param_names()
+
+    @classmethod
+    def param_defaults(cls) -> dict:
+        return {**GAN.param_defaults(), **cls.preset}
+
+
+@register
+class DCGAN(_Preset):
+    """The GAN with the DCGAN recipe (Radford et al. 2016): Adam 2e-4, beta1 0.5, N(0, 0.02) init.
+
+    Images and volumes get the ``gan`` defaults, which are DCGAN's; points keep the MLPs and
+    the other points defaults, with DCGAN's optimiser settings (which the ``gan`` defaults for
+    points improve on, see docs/gan-grid25.md).
+    """
+
+    name = "dcgan"
+    recipes = {**GAN.recipes, "points": {**GAN.recipes["points"], "lr": 2e-4, "lr_d": 2e-4, "beta1": 0.5,
+                                         "beta2": 0.999}}
+
+
+@register
+class WGAN(_Preset):
+    """The GAN with loss="wgan" (Arjovsky et al. 2017): a weight-clipped critic, RMSprop 5e-5, 5 critic steps."""
+
+    name = "wgan"
+    preset = {"loss": "wgan"}
+
+
+@register
+class WGANGP(_Preset):
+    """The GAN with loss="wgan-gp" (Gulrajani et al. 2017): a gradient-penalised critic, 5 critic steps."""
+
+    name = "wgan-gp"
+    preset = {"loss": "wgan-gp"}

@@ -1,0 +1,303 @@
+"""GAN losses (ns, lsgan, hinge, wgan, wgan-gp), the gradient penalty, spectral norm, DiffAugment and the hacks."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import latentspace as ls
+from latentspace import cli
+from latentspace.errors import UserError
+from latentspace.models import gan as gan_module
+from latentspace.models.augment import diff_augment, parse_policy
+from latentspace.models.gan import LOSSES, discriminator_loss, generator_loss, gradient_penalty
+
+TINY = dict(hidden=16, layers=2)
+
+
+@pytest.fixture(scope="module")
+def ring():
+    return ls.data.load("ring8", n=512, n_test=64)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return ls.data.load("digits")
+
+
+def built(data, name="gan", **params):
+    """A GAN ready for ``train_step`` without the engine."""
+    model = ls.models.create(name, **params).build(data.info)
+    model.configure_optimizers()
+    return model
+
+
+def step(model, data, n=64, progress=0.0):
+    return model.train_step({"x": data.x[:n], "progress": progress}, 0)
+
+
+# -- the losses --------------------------------------------------------------------------
+def test_losses_follow_their_formulas():
+    real, fake = torch.tensor([[2.0], [0.5]]), torch.tensor([[-1.5], [0.3]])
+    bce = F.binary_cross_entropy_with_logits
+    assert torch.isclose(discriminator_loss(real, fake, "ns"),
+                         bce(real, torch.ones_like(real)) + bce(fake, torch.zeros_like(fake)))
+    assert torch.isclose(discriminator_loss(real, fake, "lsgan"),
+                         0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake ** 2).mean())
+    assert torch.isclose(discriminator_loss(real, fake, "hinge"), torch.tensor((0 + 0.5) / 2 + (0 + 1.3) / 2))
+    for loss in ("wgan", "wgan-gp"):
+        assert torch.isclose(discriminator_loss(real, fake, loss), fake.mean() - real.mean())
+    assert torch.isclose(generator_loss(fake, "ns"), F.softplus(-fake).mean())
+    assert torch.isclose(generator_loss(fake, "lsgan"), 0.5 * ((fake - 1) ** 2).mean())
+    for loss in ("hinge", "wgan", "wgan-gp"):
+        assert torch.isclose(generator_loss(fake, loss), -fake.mean())
+
+
+@pytest.mark.parametrize("loss", ["ns", "lsgan"])
+def test_one_sided_label_smoothing_moves_the_real_target_only(loss):
+    s = 0.1
+    best = torch.tensor([[torch.logit(torch.tensor(1 - s)).item() if loss == "ns" else 1 - s]], requires_grad=True)
+    discriminator_loss(best, torch.zeros(1, 1), loss, smoothing=s).backward()
+    assert abs(best.grad.item()) < 1e-6  # the real term is minimal at the target 1 - s
+    fake = torch.tensor([[-30.0 if loss == "ns" else 0.0]], requires_grad=True)
+    discriminator_loss(torch.zeros(1, 1), fake, loss, smoothing=s).backward()
+    assert abs(fake.grad.item()) < 1e-6  # fakes keep the target 0
+
+
+def test_label_smoothing_reaches_the_discriminator_step_and_needs_targets(ring, monkeypatch):
+    seen = []
+    real_loss = gan_module.discriminator_loss
+    monkeypatch.setattr(gan_module, "discriminator_loss", lambda *a: seen.append(a[2:]) or real_loss(*a))
+    step(built(ring, label_smoothing=0.2, **TINY), ring)
+    assert seen == [("ns", 0.2)]
+    with pytest.raises(UserError, match="label_smoothing needs a loss with targets"):
+        ls.models.create("wgan-gp", label_smoothing=0.1, **TINY).build(ring.info)
+
+
+def test_every_loss_trains_and_logs_finite_values(ring):
+    for loss in LOSSES:
+        model = built(ring, loss=loss, **TINY)
+        logs = [step(model, ring) for _ in range(2)][-1]
+        assert all(torch.isfinite(torch.tensor(v)) for v in logs.values()), (loss, logs)
+        assert ("gp" in logs) == (loss == "wgan-gp")
+
+
+def test_rejection_sampling_is_for_the_logistic_loss_only(ring):
+    assert not built(ring, loss="hinge", **TINY).setting("rejection_sampling")
+    with pytest.raises(UserError, match="rejection_sampling needs the logistic"):
+        ls.models.create("gan", loss="lsgan", rejection_sampling=True).build(ring.info)
+    with pytest.raises(UserError, match="must be one of"):
+        ls.models.create("gan", loss="wasserstein")
+
+
+# -- WGAN ---------------------------------------------------------------------------------
+def test_wgan_clips_the_critic_after_each_of_its_five_steps(digits):
+    model = built(digits, "wgan", width=8)
+    assert isinstance(model.opt_d_, torch.optim.RMSprop) and model.opt_d_.param_groups[0]["lr"] == 5e-5
+    calls = []
+    opt_step = model.opt_d_.step
+    model.opt_d_.step = lambda *a: calls.append(1) or opt_step(*a)
+    with torch.no_grad():
+        for p in model.nets_["D"].parameters():
+            p.normal_(0, 1)  # far outside the clip
+    step(model, digits, n=40)
+    assert len(calls) == 5
+    assert all(p.abs().max() <= 0.01 for p in model.nets_["D"].parameters())
+
+
+def test_wgan_gp_uses_the_papers_optimiser_and_refuses_a_batch_norm_critic(digits, ring, monkeypatch):
+    model = built(digits, "wgan-gp", width=8)
+    group = model.opt_d_.param_groups[0]
+    assert isinstance(model.opt_d_, torch.optim.Adam) and group["lr"] == 1e-4 and group["betas"] == (0.0, 0.9)
+    assert model.setting("d_steps") == 5 and ls.models.create("gan").setting_from(ring.info, "d_steps") == 1
+    plain = gan_module.GAN._build
+
+    def with_batch_norm(self, info):
+        nets = plain(self, info)
+        nets["D"] = nn.Sequential(nn.Flatten(), nn.Linear(2, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))
+        return nets
+
+    monkeypatch.setattr(gan_module.GAN, "_build", with_batch_norm)
+    with pytest.raises(UserError, match="BatchNorm"):
+        ls.models.create("wgan-gp", **TINY).build(ring.info)
+
+
+# -- the gradient penalty -----------------------------------------------------------------
+def linear_critic(w):
+    return lambda x: x.flatten(1) @ w
+
+
+def test_gradient_penalty_is_zero_for_a_1_lipschitz_linear_critic_and_positive_otherwise():
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(32, 3, 2, 2, generator=g), torch.randn(32, 3, 2, 2, generator=g)
+    w = torch.randn(12, generator=g)
+    assert gradient_penalty(linear_critic(w / w.norm()), real, fake) < 1e-6
+    assert torch.isclose(gradient_penalty(linear_critic(2 * w / w.norm()), real, fake), torch.tensor(1.0))
+    assert gradient_penalty(lambda x: torch.tanh(x.flatten(1)).sum(1), real, fake) > 1e-3
+
+
+def test_gradient_penalty_takes_the_norm_of_each_items_whole_gradient():
+    g = torch.Generator().manual_seed(1)
+    real, fake = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
+    net = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 1))
+    penalty = gradient_penalty(net, real, fake, generator=torch.Generator().manual_seed(9))
+    eps = torch.rand(6, 1, generator=torch.Generator().manual_seed(9))
+    by_hand, elementwise = [], []
+    for i in range(6):
+        x_hat = (eps[i] * real[i] + (1 - eps[i]) * fake[i]).requires_grad_(True)
+        (grad,) = torch.autograd.grad(net(x_hat[None]).sum(), x_hat)
+        by_hand.append((grad.norm() - 1) ** 2)
+        elementwise.append(((grad.abs() - 1) ** 2).mean())
+    assert torch.isclose(penalty, torch.stack(by_hand).mean(), atol=1e-6)
+    assert not torch.isclose(penalty, torch.stack(elementwise).mean(), atol=1e-3)
+    penalty.backward()  # differentiable in the critic's parameters
+    assert net[0].weight.grad.abs().sum() > 0
+
+
+# -- spectral normalisation -----------------------------------------------------------------
+@pytest.mark.parametrize("data_name", ["ring", "digits"])
+def test_spectral_norm_keeps_every_discriminator_weight_at_singular_value_one(data_name, request):
+    data = request.getfixturevalue(data_name)
+    model = built(data, spectral_norm=True, width=8, layers=2)  # 256 units: the default MLP's size
+    for _ in range(8):
+        step(model, data, n=32)
+    D = model.nets_["D"]  # in training mode: the weights its next forward uses
+    layers = [m for m in D.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    assert layers and all(nn.utils.parametrize.is_parametrized(m, "weight") for m in layers)
+    for m in layers:
+        sigma = torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)
+        assert abs(float(sigma) - 1.0) < 0.05, (m, float(sigma))
+
+
+def test_spectral_norm_survives_save_and_load(ring, tmp_path):
+    model = ls.models.create("wgan-gp", spectral_norm=True, **TINY).fit(ring, steps=3, batch_size=64,
+                                                                        progress=False)
+    again = ls.load(model.save(tmp_path / "m"))
+    assert type(again).__name__ == "WGANGP" and again.loss == "wgan-gp"
+    assert torch.equal(again.sample(5, seed=1), model.sample(5, seed=1))
+
+
+# -- the other hacks -------------------------------------------------------------------------
+def test_two_time_scales_give_the_discriminator_its_own_learning_rate(ring):
+    model = built(ring, lr=1e-4, lr_d=4e-4, **TINY)
+    assert model.opt_g_.param_groups[0]["lr"] == 1e-4 and model.opt_d_.param_groups[0]["lr"] == 4e-4
+
+
+def test_instance_noise_reaches_the_discriminator_and_anneals_away(ring):
+    model = built(ring, instance_noise=0.5, **TINY)
+    inputs = []
+    model.nets_["D"].register_forward_pre_hook(lambda mod, args: inputs.append(args[0].detach()))
+    x = ring.x[:64]
+    step(model, ring, progress=0.0)
+    assert 0.4 < float((inputs[0][:64] - x).std()) < 0.6
+    inputs.clear()
+    step(model, ring, progress=0.6)  # past half the run: no noise
+    assert torch.equal(inputs[0][:64], x)
+
+
+def test_ema_generator_follows_the_decay(ring, monkeypatch):
+    torch.manual_seed(5)
+    init = [p.detach().clone() for p in ls.models.create("gan", **TINY).build(ring.info).nets_["G"].parameters()]
+    model = ls.models.create("gan", ema_decay=0.2, **TINY)
+    raws = []
+    plain_step = model.train_step
+
+    def recording(batch, i):
+        logs = plain_step(batch, i)
+        raws.append([p.detach().clone() for p in model.nets_["G"].parameters()])
+        return logs
+
+    monkeypatch.setattr(model, "train_step", recording)
+    model.fit(ring, steps=3, batch_size=64, seed=5, progress=False)
+    expected = init
+    for t, raw in enumerate(raws):  # the engine's decay, warmed up: min(ema_decay, (1 + t) / (10 + t))
+        d = min(0.2, (1 + t) / (10 + t))
+        expected = [d * e + (1 - d) * r for e, r in zip(expected, raw)]
+    ema = list(model.eval_net("G").parameters())
+    assert all(torch.allclose(e, a, atol=1e-6) for e, a in zip(expected, ema))
+    assert any(not torch.allclose(a, r) for a, r in zip(ema, raws[-1]))  # and differ from the raw weights
+
+
+@pytest.mark.parametrize("loss", ["hinge", "wgan-gp"])
+def test_top_k_applies_to_every_loss(ring, loss):
+    model = built(ring, loss=loss, top_k=0.25, d_steps=1, **TINY)
+    fakes = []
+
+    def keep(module, inputs, out):
+        if out.requires_grad:
+            out.retain_grad()
+            fakes.append(out)
+
+    model.nets_["G"].register_forward_hook(keep)
+    step(model, ring, progress=1.0)
+    assert int((fakes[-1].grad.flatten(1).norm(dim=1) > 0).sum()) == 16
+
+
+# -- DiffAugment ------------------------------------------------------------------------------
+def test_diff_augment_is_differentiable_changes_items_and_is_off_when_empty():
+    x = torch.rand(6, 3, 16, 16, requires_grad=True)
+    y = diff_augment(x, "translation,cutout,color", generator=torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and not torch.allclose(y, x)
+    y.square().sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert diff_augment(x, "") is x
+    cut = diff_augment(torch.ones(200, 1, 8, 8), "cutout", generator=torch.Generator().manual_seed(1))
+    zeros = (cut == 0).flatten(1).sum(1)
+    assert zeros.max() == 16 and zeros.min() >= 4  # a half-size square (4 x 4), maybe clipped at the border
+    volume = diff_augment(torch.ones(2, 1, 8, 8, 8, requires_grad=True), "translation,cutout")
+    assert (volume == 0).any()
+
+def shifted(x, dy, dx):
+    """``x`` (C, H, W) moved by (dy, dx) pixels, zero-filled."""
+    out = torch.zeros_like(x)
+    h, w = x.shape[-2:]
+    out[..., max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = x[..., max(-dy, 0):h - max(dy, 0),
+                                                                       max(-dx, 0):w - max(dx, 0)]
+    return out
+
+
+def test_translation_shifts_by_at_most_an_eighth_with_zero_padding():
+    x = torch.arange(1.0, 65.0).view(1, 1, 8, 8).expand(40, 1, 8, 8)
+    moved = diff_augment(x, "translation", generator=torch.Generator().manual_seed(3))
+    shifts = [[(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if torch.equal(m, shifted(x[0], dy, dx))]
+              for m in moved]
+    assert all(len(s) == 1 for s in shifts)  # every item is the image moved by at most 8/8 = 1 pixel
+    assert len({s[0] for s in shifts}) > 3  # each item draws its own shift
+
+
+def test_diff_augment_refuses_what_does_not_apply(ring):
+    with pytest.raises(UserError, match="unknown diffaugment"):
+        parse_policy("translation,flip")
+    with pytest.raises(UserError, match="does not apply to volumes"):
+        diff_augment(torch.zeros(2, 1, 4, 4, 4), "color")
+    with pytest.raises(UserError, match="points"):
+        ls.models.create("gan", diffaugment="cutout").build(ring.info)
+
+
+def test_the_discriminator_sees_augmented_items_in_both_steps(digits):
+    model = built(digits, width=8, diffaugment="translation,cutout")
+    inputs, outputs = [], []
+    model.nets_["D"].register_forward_pre_hook(lambda mod, args: inputs.append(args[0].detach()))
+    model.nets_["G"].register_forward_hook(lambda mod, args, out: outputs.append(out))
+    x = digits.x[:16]
+    step(model, digits, n=16)
+    real_seen, gen_seen = inputs[0][:16], inputs[-1]
+    assert not torch.equal(real_seen, x) and ((real_seen == 0) & (x != 0)).any()
+    assert not torch.equal(gen_seen, outputs[-1].detach()) and (gen_seen == 0).any()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.nets_["G"].parameters())
+
+
+# -- the registry ---------------------------------------------------------------------------
+def test_dcgan_wgan_and_wgan_gp_are_the_gan_under_other_defaults(ring, digits, capsys):
+    for name, loss in (("dcgan", "ns"), ("wgan", "wgan"), ("wgan-gp", "wgan-gp")):
+        model = ls.models.create(name)
+        assert isinstance(model, gan_module.GAN) and model.loss == loss and model.get_params().keys() == \
+            ls.models.create("gan").get_params().keys()
+    assert ls.models.create("wgan", loss="hinge").loss == "hinge"
+    dcgan = built(ring, "dcgan", **TINY)
+    group = dcgan.opt_g_.param_groups[0]
+    assert group["lr"] == 2e-4 and group["betas"] == (0.5, 0.999) and isinstance(dcgan.nets_["D"][1], nn.Sequential)
+    assert built(digits, "dcgan", width=8).recipe(digits.info) == built(digits, width=8).recipe(digits.info)
+    assert cli.main(["list", "models"]) == 0
+    listed = capsys.readouterr().out
+    assert all(f"  {name} " in listed for name in ("dcgan", "wgan", "wgan-gp"))
