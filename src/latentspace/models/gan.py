@@ -284,7 +284,7 @@ class GAN(NeuralModel):
                         instance_noise=0.0, r1_gamma=0.0, top_k=1.0, rejection_sampling=False),
     }
     #: what each loss changes in ``recipes``, by modality: the papers' settings for images and
-    #: volumes; for points, wgan-gp's were measured on grid25 (docs/gan-grid25.md)
+    #: volumes; for points, the wgan-gp settings are a first guess, not yet measured on grid25
     loss_recipes = {
         "lsgan": {"points": dict(rejection_sampling=False), "spatial": {}},
         "hinge": {"points": dict(rejection_sampling=False), "spatial": {}},
