@@ -109,7 +109,11 @@ def test_wgan_gp_uses_the_papers_optimiser_and_refuses_a_batch_norm_critic(digit
     model = built(digits, "wgan-gp", width=8)
     group = model.opt_d_.param_groups[0]
     assert isinstance(model.opt_d_, torch.optim.Adam) and group["lr"] == 1e-4 and group["betas"] == (0.0, 0.9)
-    assert model.setting("d_steps") == 5 and ls.models.create("gan").setting_from(ring.info, "d_steps") == 1
+    assert model.setting("d_steps") == 5 and model.setting("gp_lambda") == 10
+    points = built(ring, "wgan-gp")  # the grid25 recipe: TTUR, one critic step, a gentler penalty, 128 units
+    assert (points.setting("d_steps"), points.setting("gp_lambda"), points.hidden) == (1, 1.0, 128)
+    assert points.opt_d_.param_groups[0]["lr"] == pytest.approx(3 * points.opt_g_.param_groups[0]["lr"])
+    assert ls.models.create("gan").setting_from(ring.info, "d_steps") == 1
     plain = gan_module.GAN._build
 
     def with_batch_norm(self, info):
@@ -158,6 +162,7 @@ def test_gradient_penalty_takes_the_norm_of_each_items_whole_gradient():
 @pytest.mark.parametrize("data_name", ["ring", "digits"])
 def test_spectral_norm_keeps_every_discriminator_weight_at_singular_value_one(data_name, request):
     data = request.getfixturevalue(data_name)
+    torch.manual_seed(0)
     model = built(data, spectral_norm=True, width=8, layers=2)  # 256 units: the default MLP's size
     for _ in range(8):
         step(model, data, n=32)
@@ -166,7 +171,11 @@ def test_spectral_norm_keeps_every_discriminator_weight_at_singular_value_one(da
     assert layers and all(nn.utils.parametrize.is_parametrized(m, "weight") for m in layers)
     for m in layers:
         sigma = torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)
-        assert abs(float(sigma) - 1.0) < 0.05, (m, float(sigma))
+        # ~1: the power iteration lags a little behind weights that move fast (see spectral_normalise)
+        assert abs(float(sigma) - 1.0) < 0.15, (m, float(sigma))
+    plain = built(data, width=8, layers=2).nets_["D"]  # without it, N(0, 0.02) weights are far below 1
+    assert all(torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2) < 0.8
+               for m in plain.modules() if isinstance(m, (nn.Linear, nn.Conv2d)))
 
 
 def test_spectral_norm_survives_save_and_load(ring, tmp_path):
