@@ -1,5 +1,6 @@
 """GAN losses (ns, lsgan, hinge, wgan, wgan-gp), the gradient penalty, spectral norm, DiffAugment and the hacks."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,6 +10,7 @@ import latentspace as ls
 from latentspace import cli
 from latentspace.errors import UserError
 from latentspace.models import gan as gan_module
+from latentspace.models import nets
 from latentspace.models.augment import diff_augment, parse_policy
 from latentspace.models.gan import LOSSES, discriminator_loss, generator_loss, gradient_penalty
 
@@ -310,3 +312,56 @@ def test_dcgan_wgan_and_wgan_gp_are_the_gan_under_other_defaults(ring, digits, c
     assert cli.main(["list", "models"]) == 0
     listed = capsys.readouterr().out
     assert all(f"  {name} " in listed for name in ("dcgan", "wgan", "wgan-gp"))
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (1, 8, 8), (3, 32, 32), (1, 32, 32, 32), (1, 12, 20, 16)])
+def test_transposed_and_nearest_decoders_give_the_exact_shape(shape):
+    for upsample in ("nearest", "transposed"):
+        net = nets.ConvDecoder(16, shape, width=8, upsample=upsample)
+        assert net(torch.randn(3, 16)).shape == (3, *shape)
+
+
+def test_conv_generators_upsample_by_transposed_convs_for_volumes_and_nearest_for_images(tmp_path):
+    np.save(tmp_path / "vox.npy", np.random.default_rng(0).random((40, 16, 16, 16)) > 0.5)
+    volume = ls.data.load(str(tmp_path / "vox.npy"))
+    image = ls.data.load("digits")
+    kinds = {}
+    for name, data in (("volume", volume), ("image", image)):
+        for upsample in ("auto", "nearest", "transposed"):
+            gan = ls.models.create("gan", width=8, upsample=upsample).build(data.info)
+            mods = list(gan.nets_["G"].modules())
+            kinds[name, upsample] = ("transposed" if any(isinstance(m, (nn.ConvTranspose2d, nn.ConvTranspose3d))
+                                                         for m in mods) else "nearest")
+            assert not (kinds[name, upsample] == "transposed" and any(isinstance(m, nn.Upsample) for m in mods))
+    assert kinds["volume", "auto"] == "transposed" and kinds["image", "auto"] == "nearest"
+    assert all(kinds[name, up] == up for name in ("volume", "image") for up in ("nearest", "transposed"))
+    with pytest.raises(UserError, match="upsample"):
+        ls.models.create("gan", upsample="bilinear")
+
+
+@pytest.mark.parametrize("loss", ["ns", "lsgan", "hinge"])
+def test_d_accuracy_counts_real_above_and_fake_below_the_threshold(loss):
+    t = 0.5 if loss == "lsgan" else 0.0
+    real = torch.tensor([t + 1, t + 1, t - 1, t + 2])  # 3 of 4 right
+    fake = torch.tensor([t - 1, t + 1, t - 3, t - 1])  # 3 of 4 right
+    assert gan_module.d_accuracy(real, fake, loss) == pytest.approx(0.75)
+
+
+def test_d_gate_skips_the_discriminator_update_only_when_it_is_accurate_enough(ring):
+    def d_change(gate):
+        torch.manual_seed(0)
+        model = built(ring, d_gate=gate, **TINY)
+        before = [p.detach().clone() for p in model.nets_["D"].parameters()]
+        logs = step(model, ring)
+        moved = any(not torch.equal(a, b) for a, b in zip(before, model.nets_["D"].parameters()))
+        return moved, logs["d_acc"]
+
+    moved, acc = d_change(1.0)  # accuracy can never exceed 1: always updates
+    assert moved and 0.0 < acc <= 1.0
+    moved, _ = d_change(acc / 2)  # below this (same, seeded) batch's accuracy: skipped
+    assert not moved
+    assert "d_acc" not in step(built(ring, **TINY), ring)  # off by default
+    with pytest.raises(UserError, match="d_gate"):
+        built(ring, d_gate=0.8, loss="wgan-gp", **TINY)
+    with pytest.raises(UserError, match="d_gate"):
+        built(ring, d_gate=1.5, **TINY)

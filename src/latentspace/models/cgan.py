@@ -144,7 +144,8 @@ class CGAN(GAN):
         e = self.embed_dim or k
         if is_spatial(info):
             channels, *spatial = info.shape
-            G = ConvDecoder(self.z_dim + e, info.shape, width=self.width, norm="batch", out_act=nn.Tanh())
+            G = ConvDecoder(self.z_dim + e, info.shape, width=self.width, norm="batch", out_act=nn.Tanh(),
+                            upsample=self.upsample_for(info))
             if self.projection:
                 enc = ConvEncoder(info.shape, 1, width=self.width, norm=self.conv_d_norm)
                 D = ProjectionDiscriminator(k, _ConvFeatures(enc), enc.flat_dim)

@@ -72,14 +72,20 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """Vector of ``in_dim`` -> items ``(C, *spatial)``: a linear stem then upsample+conv blocks.
+    """Vector of ``in_dim`` -> items ``(C, *spatial)``: a linear stem then upsampling blocks.
 
-    Nearest-neighbour upsampling followed by a 3x3 conv avoids the checkerboard artefacts of
-    transposed convolutions (Odena et al. 2016); the output is cropped to the exact size.
+    ``upsample="nearest"``: nearest-neighbour upsampling followed by a 3x3 conv, which avoids
+    the checkerboard artefacts of transposed convolutions (Odena et al. 2016). ``"transposed"``:
+    stride-2 transposed convs (kernel 4) as in DCGAN and the 3-D GAN (Wu et al. 2016), the last
+    one producing the output channels; they cost a third of upsample+conv, which matters for
+    volumes (a 3x3x3 conv at 32^3 dominates a step). Outputs are cropped to the exact size.
     """
 
-    def __init__(self, in_dim: int, shape, width: int = 32, norm: str | None = "batch", out_act=None):
+    def __init__(self, in_dim: int, shape, width: int = 32, norm: str | None = "batch", out_act=None,
+                 upsample: str = "nearest"):
         super().__init__()
+        if upsample not in ("nearest", "transposed"):
+            raise ValueError(f"upsample must be 'nearest' or 'transposed', got {upsample!r}")
         channels, *spatial = shape
         dims = len(spatial)
         conv = nn.Conv2d if dims == 2 else nn.Conv3d
@@ -94,14 +100,24 @@ class ConvDecoder(nn.Module):
         blocks: list[nn.Module] = []
         c_in = self.start_channels
         targets = sizes[::-1][1:]
+        transposed = upsample == "transposed" and len(targets) > 0
+        tconv = nn.ConvTranspose2d if dims == 2 else nn.ConvTranspose3d
         for i, size in enumerate(targets):
-            c_out = widths[i + 1] if i + 1 < len(widths) else max(width // 2, 8)
-            blocks += [nn.Upsample(size=size, mode="nearest"), conv(c_in, c_out, 3, padding=1)]
+            last = i == len(targets) - 1
+            if transposed:
+                c_out = channels if last else widths[i + 1]
+                blocks += [tconv(c_in, c_out, 4, stride=2, padding=1), _Crop(size)]
+                if last:
+                    break
+            else:
+                c_out = widths[i + 1] if i + 1 < len(widths) else max(width // 2, 8)
+                blocks += [nn.Upsample(size=size, mode="nearest"), conv(c_in, c_out, 3, padding=1)]
             if norm == "batch":
                 blocks.append(bn(c_out))
             blocks.append(nn.ReLU())
             c_in = c_out
-        blocks.append(conv(c_in, channels, 3, padding=1))
+        if not transposed:
+            blocks.append(conv(c_in, channels, 3, padding=1))
         if out_act is not None:
             blocks.append(out_act)
         self.blocks = nn.Sequential(*blocks)
@@ -110,6 +126,17 @@ class ConvDecoder(nn.Module):
         h = self.stem(z).view(len(z), self.start_channels, *self.start)
         h = torch.relu(self.stem_norm(h))
         return self.blocks(h)
+
+
+class _Crop(nn.Module):
+    """Crop the trailing spatial dimensions to ``size`` (a stride-2 transposed conv doubles them)."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.size = tuple(size)
+
+    def forward(self, x):
+        return x[(..., *(slice(0, s) for s in self.size))]
 
 
 def is_spatial(info) -> bool:
