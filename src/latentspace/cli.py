@@ -203,6 +203,54 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _plot_data(args, model, needed: bool):
+    """The dataset for ``latentspace plot``: --data, else the run's, else None when not ``needed``."""
+    from latentspace.errors import UserError
+    from latentspace.train import run as runfolder
+
+    if args.data:
+        data = _load_data(args.data, _data_options(args))
+    else:
+        run = Path(args.run)
+        config = runfolder.read_config(run) if (run / runfolder.CONFIG).is_file() else {}
+        source = config.get("data")
+        if not source or not source.get("name_or_path"):
+            if needed:
+                raise UserError(f"{run} does not say what data it was trained on; give --data NAME_OR_PATH")
+            return None
+        data = _load_data(source["name_or_path"], {**source.get("options", {}), **_data_options(args)})
+    if tuple(data.shape) != tuple(model.info_.shape):
+        raise UserError(f"the model makes items of shape {tuple(model.info_.shape)} but {data.name} has "
+                        f"{tuple(data.shape)}; give the data it was trained on")
+    return data
+
+
+def cmd_plot(args) -> int:
+    import latentspace as ls
+    from latentspace.errors import UserError
+    from latentspace.plots.encoding import NEEDS_ITEMS, check_picture, latent_picture
+    from latentspace.plots.samples import FIGURE_FORMATS, save_figure
+
+    out = Path(args.out)
+    if out.suffix.lower() not in FIGURE_FORMATS:
+        raise UserError(f"--out must end in {', '.join(FIGURE_FORMATS)}, got {out.name!r}")
+    if out.is_dir():
+        raise UserError(f"{out} is a folder; give a file name for --out")
+    if out.exists() and not args.overwrite:
+        raise UserError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
+    if args.n is not None and args.n < 1:
+        raise UserError(f"--n must be a positive integer, got {args.n}")
+    check_picture(args.kind, n=args.n, method=args.method)  # before loading anything
+    model = ls.load(args.run)
+    check_picture(args.kind, model, n=args.n, method=args.method)
+    needed = args.kind in NEEDS_ITEMS
+    data = _plot_data(args, model, needed) if needed or args.kind == "traversal" or args.data else None
+    fig = latent_picture(args.kind, model, data, n=args.n, method=args.method, seed=args.seed)
+    save_figure(fig, out)
+    print(f"wrote {args.kind} of {model.name} to {out}", file=sys.stderr)
+    return 0
+
+
 def cmd_report(args) -> int:
     from latentspace.report import write_report
 
@@ -341,6 +389,27 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--overwrite", action="store_true", help="replace an existing report")
     q.add_argument("--no-progress", action="store_true", help="no progress bar")
     q.set_defaults(func=cmd_report)
+
+    q = sub.add_parser("plot", help="draw a latent picture: reconstructions, manifold, latents, interpolation, "
+                                    "traversal")
+    q.add_argument("run", metavar="RUN_OR_MODEL")
+    q.add_argument("--kind", required=True,
+                   help="reconstructions (held-out items and decode(encode(x))), manifold (the decoder over a "
+                        "2-D latent plane), latents (latent means projected to 2-D, coloured by class), "
+                        "interpolation (between the encodings of two items) or traversal (one latent "
+                        "dimension at a time, the most active first)")
+    q.add_argument("--out", required=True, help="FILE.png (or .pdf, .svg)")
+    q.add_argument("--method", default="auto",
+                   help="latents: pca, tsne or umap (needs umap-learn); auto: the codes when 2-D, else pca")
+    q.add_argument("--n", type=int, help="items (reconstructions, default 16; 500 points), codes per side "
+                                         "(manifold, 15), items at most (latents, 2000), pairs "
+                                         "(interpolation, 3) or dimensions (traversal, 8)")
+    q.add_argument("--seed", type=int, default=0, help="picks the held-out items")
+    q.add_argument("--data", help="dataset (default: the run's)")
+    q.add_argument("--data-dir")
+    q.add_argument("--download", action="store_true")
+    q.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    q.set_defaults(func=cmd_plot)
 
     q = sub.add_parser("compare", help="train several models on one dataset and compare them in one HTML page")
     q.add_argument("models", nargs="+", metavar="MODEL", help="model names (see `latentspace list models`)")

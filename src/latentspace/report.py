@@ -2,7 +2,9 @@
 
 :func:`write_report` turns a run folder into ``RUN/report.html``: the scores beside their
 floors, samples, the generated items nearest to training items, a walk through the latent
-space, the training curves and the configuration. :func:`write_comparison` puts several models
+space, for models that encode (the VAE family, PPCA) reconstructions, the projected latent means
+and, for 2-D latents, the latent manifold (see :mod:`latentspace.plots.encoding`), the training
+curves and the configuration. :func:`write_comparison` puts several models
 trained on one dataset side by side. Every picture is embedded as a base64 PNG ``data:`` URI
 and the styling is inline CSS: the file needs no network, no JavaScript and no other file, so
 it can be mailed, archived or opened years later.
@@ -41,6 +43,9 @@ SAMPLE_POINTS = 2000      # points in a scatter of samples (and of the real poin
 NEIGHBOUR_SAMPLES = 300   # samples searched for the nearest training items when evaluation gave none
 NEIGHBOUR_PAIRS = 8       # pairs shown in the gallery
 INTERPOLATION_STEPS = 10  # codes on each latent path
+RECONSTRUCTIONS = 16      # held-out images beside their reconstructions (points: 500)
+LATENT_POINTS = 2000      # held-out items whose latent means are projected
+MANIFOLD_SIDE = 15        # codes per side of the 2-D latent manifold (volumes: 8, points: 20)
 
 
 # -- entry points ------------------------------------------------------------------------------
@@ -533,6 +538,84 @@ def _interpolation_section(model, data, seed: int) -> str:
                     f"<figure>{_figure_img(fig, 'latent interpolation')}</figure>", intro)
 
 
+def _held_out(data):
+    """The held-out split, or the data itself when it has none."""
+    return data.test if data.test is not None else data
+
+
+def _latent_sections(model, data, seed: int) -> list[str]:
+    """Reconstructions, the projected latent means and (2-D latents) the manifold, for models that
+    encode; none for the others. A picture that cannot be drawn says why instead."""
+    from latentspace.latent import can_encode, latent_size
+
+    if not can_encode(model):
+        return []
+    sections = [_reconstructions_section, _latents_section]
+    if latent_size(model) == 2:
+        sections.append(_manifold_section)
+    out = []
+    for section in sections:
+        try:
+            out.append(section(model, data, seed))
+        except UserError as e:
+            ident, title = LATENT_SECTIONS[section.__name__]
+            out.append(_section(ident, title, "", f"not drawn: {_e(e)}"))
+    return out
+
+
+def _reconstructions_section(model, data, seed: int) -> str:
+    from latentspace.plots.encoding import reconstruct, reconstructions
+
+    held = _held_out(data)
+    points = model.info_.modality == "points"
+    n = min(500 if points else RECONSTRUCTIONS, len(held))
+    idx = torch.randperm(len(held), generator=torch.Generator().manual_seed(seed))[:n]
+    items = held.to_data(held.x[idx])
+    fig = reconstructions(model, items, ncols=8, reference=_reference(data, SAMPLE_POINTS, seed) if points else None)
+    mse = float(((reconstruct(model, items) - items) ** 2).flatten(1).mean(1).mean())
+    how = ("held-out points (blue) joined to their reconstructions (red)" if points else
+           "held-out items (rows marked input) above their reconstructions (recon.)")
+    intro = (f"{n} {how}: decode(encode(x)), the decoder's mean at the posterior mean; mean squared error "
+             f"{fmt(mse)} per feature in data space; seed {seed}.")
+    return _section("reconstructions", "Reconstructions", f"<figure>{_figure_img(fig, 'reconstructions')}</figure>",
+                    intro)
+
+
+def _latents_section(model, data, seed: int) -> str:
+    from latentspace.latent import latent_size
+    from latentspace.plots.encoding import latent_projection
+
+    held = _held_out(data)
+    fig = latent_projection(model, held, n=LATENT_POINTS, seed=seed)
+    d = latent_size(model)
+    n = min(LATENT_POINTS, len(held))
+    how = "the 2-D codes as they are" if d is not None and d <= 2 else "their first two principal components"
+    colour = ", coloured by class" if held.y is not None else ""
+    intro = (f"Encodings (posterior means E[z|x]) of {n:,} held-out items{colour}: {how}. Classes that the encoder "
+             "separates without ever seeing a label lie apart. Other projections: "
+             "latentspace plot RUN --kind latents --method tsne (or umap).")
+    return _section("latents", "Latent means", f"<figure>{_figure_img(fig, 'latent means')}</figure>", intro)
+
+
+def _manifold_section(model, data, seed: int) -> str:
+    from latentspace.plots.encoding import latent_manifold
+
+    modality = model.info_.modality
+    side = {"points": 20, "volume": 8}.get(modality, MANIFOLD_SIDE)
+    points = modality == "points"
+    fig = latent_manifold(model, side, reference=_reference(data, SAMPLE_POINTS, seed) if points else None)
+    intro = (f"The decoder over the 2-D latent plane: {side} × {side} codes at the prior's quantiles 0.05 to "
+             "0.95 in each dimension (as in Kingma & Welling 2014, Fig. 4), so each tile covers the same prior "
+             "mass" + ("; drawn as a mesh over the training points." if points else "."))
+    return _section("manifold", "Latent manifold", f"<figure>{_figure_img(fig, 'latent manifold')}</figure>", intro)
+
+
+#: the sections of :func:`_latent_sections`: function name -> (id, title)
+LATENT_SECTIONS = {"_reconstructions_section": ("reconstructions", "Reconstructions"),
+                   "_latents_section": ("latents", "Latent means"),
+                   "_manifold_section": ("manifold", "Latent manifold")}
+
+
 def _curves_section(run: Path) -> str:
     from latentspace.plots.curves import training_curves
 
@@ -590,8 +673,14 @@ def _when(path: Path) -> str | None:
 
 
 RUN_SECTIONS = [("scores", "Scores"), ("samples", "Samples"), ("neighbours", "Nearest training items"),
-                ("interpolation", "Latent interpolation"), ("curves", "Training curves"),
+                ("interpolation", "Latent interpolation"), ("reconstructions", "Reconstructions"),
+                ("latents", "Latent means"), ("manifold", "Latent manifold"), ("curves", "Training curves"),
                 ("config", "Configuration")]
+
+
+def _nav(sections: list[str]) -> list[tuple[str, str]]:
+    """The entries of RUN_SECTIONS whose section is on the page."""
+    return [(i, t) for i, t in RUN_SECTIONS if any(s.startswith(f'<section id="{i}">') for s in sections)]
 
 
 def _report_page(run: Path, model, config: dict, data, results: dict, *, seed: int, train_seconds) -> str:
@@ -610,10 +699,10 @@ def _report_page(run: Path, model, config: dict, data, results: dict, *, seed: i
              ("report", _dt.datetime.now().strftime("%Y-%m-%d %H:%M"))]
     body = [_scores_section(results, data), _samples_section(model, data, results, seed),
             _neighbours_section(model, data, results, seed), _interpolation_section(model, data, seed),
-            _curves_section(run), _config_section(config, model, data)]
+            *_latent_sections(model, data, seed), _curves_section(run), _config_section(config, model, data)]
     foot = (f"run folder {run} · written by latentspace in {time.perf_counter() - t0:.1f} s · "
             "self-contained: every picture is embedded")
-    return _page(f"{model.name} on {data.name}", _header(f"{model.name} on {data.name}", facts, RUN_SECTIONS),
+    return _page(f"{model.name} on {data.name}", _header(f"{model.name} on {data.name}", facts, _nav(body)),
                  body, foot)
 
 

@@ -108,10 +108,33 @@ def interpolation_strip(paths, info, *, ends=None, reference=None, title: str | 
             fig.suptitle(title)
         fig.tight_layout()
     else:
-        fig = _image_strip(plt, x, ends)
+        if ends is not None:
+            ends = rendered(torch.as_tensor(ends).detach().float().cpu(), info)
+        fig = _image_strip(plt, rendered(x, info), ends)
         if title:
             fig.suptitle(title, fontsize=9)
     return fig
+
+
+def rendered(x: torch.Tensor, info) -> torch.Tensor:
+    """Items ready for imshow: volumes ``(..., 1, D, H, W)`` become their oblique voxel renders
+    ``(..., 3, S, S)`` in [0, 1] (see :mod:`latentspace.plots.voxels`); other items are returned as they are.
+
+    Examples
+    --------
+    >>> from latentspace.data.dataset import DataInfo
+    >>> vox = DataInfo(name="vox", modality="volume", shape=(1, 8, 8, 8))
+    >>> rendered(torch.rand(2, 3, 1, 8, 8, 8), vox).shape
+    torch.Size([2, 3, 3, 16, 16])
+    """
+    if info.modality != "volume":
+        return x
+    from latentspace.plots.voxels import render_voxels
+
+    lead = tuple(x.shape[:x.ndim - len(info.shape)])
+    pics = render_voxels(x.reshape(-1, *info.shape), views=["oblique"], threshold=info.extra.get("threshold", 0.5),
+                         up=info.extra.get("up_axis", -1))
+    return torch.from_numpy(pics).float().div(255).permute(0, 3, 1, 2).reshape(*lead, 3, *pics.shape[1:3])
 
 
 def _points_strip(plt, x, ends, reference):
@@ -214,13 +237,7 @@ def traversal_grid(grid, info, *, dims=None, span: float | None = None, title: s
         fig.axes[0].set_xlabel(f"rows: z[{', '.join(map(str, dims))}]; from -span (dark) to +span (yellow)", fontsize=8)
         fig.tight_layout()
     else:
-        if info.modality == "volume":
-            from latentspace.plots.voxels import render_voxels
-
-            pics = render_voxels(x.reshape(rows * steps, *x.shape[2:]), views=["oblique"],
-                                 threshold=info.extra.get("threshold", 0.5), up=info.extra.get("up_axis", -1))
-            x = torch.from_numpy(pics).float().div(255).permute(0, 3, 1, 2).reshape(rows, steps, 3, *pics.shape[1:3])
-        fig = _image_strip(plt, x, None)
+        fig = _image_strip(plt, rendered(x, info), None)  # volumes: oblique renders
         for r, k in enumerate(dims):
             fig.axes[r * steps].set_ylabel(f"z[{k}]", fontsize=7, rotation=0, ha="right", va="center")
         if span is not None:

@@ -106,3 +106,34 @@ def save_samples(x, info, path, title: str | None = None, reference=None) -> Pat
         img.save(buf, format="PNG")
     atomic_write_bytes(path, buf.getvalue())
     return path
+
+
+#: file types :func:`save_figure` writes, by suffix
+FIGURE_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
+
+
+def save_figure(fig, path, *, dpi: int = 150) -> Path:
+    """Write a matplotlib figure atomically to ``path`` (.png, .pdf or .svg) and close it.
+
+    Examples
+    --------
+    >>> plt = _mpl()
+    >>> fig, ax = plt.subplots()
+    >>> save_figure(fig, "figure.png")  # doctest: +SKIP
+    PosixPath('figure.png')
+    """
+    import io
+
+    from latentspace.errors import UserError
+
+    path = Path(path)
+    fmt = FIGURE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UserError(f"a figure is written as {', '.join(FIGURE_FORMATS)}; got {path.name!r}")
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white")
+    finally:
+        _mpl().close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
