@@ -10,5 +10,6 @@ from latentspace.models.base import GenerativeModel, create, load, register, reg
 # Importing the model modules registers their models.
 from latentspace.models import cgan, classical, gan, vae  # noqa: E402,F401
 from latentspace.models import cyclegan  # noqa: E402,F401
+from latentspace.models import vqvae  # noqa: E402,F401
 
 __all__ = ["GenerativeModel", "create", "load", "register", "registry"]
