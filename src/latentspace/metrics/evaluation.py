@@ -46,6 +46,8 @@ SCORE_INFO: dict[str, tuple[str, str]] = {
     "reverse_kl": ("reverse KL of the mode histogram (PacGAN)", "lower"),
     "nll_nats": ("held-out negative log-likelihood, nats", "lower"),
     "nll_bits_per_dim": ("held-out negative log-likelihood, bits/dim", "lower"),
+    "nelbo_nats": ("held-out negative ELBO (bounds the NLL above), nats", "lower"),
+    "nelbo_bits_per_dim": ("held-out negative ELBO, bits/dim", "lower"),
 }
 
 
@@ -212,10 +214,15 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
     if model is not None and data.test is not None:
         if nll_items == "auto":
             nll_items = AUTO_ESTIMATE_ITEMS if getattr(model, "likelihood_kind", None) == "estimate" else 10000
-        nll = heldout_nll(model, data, max_items=nll_items)
+        nll = heldout_nll(model, data, max_items=nll_items)  # conditional models: log p(x|y), test labels
         if nll:
             scores["nll_nats"], scores["nll_bits_per_dim"] = nll["nll_nats"], nll["nll_bits_per_dim"]
+            if "nelbo_nats" in nll:  # VAEs: the ELBO on the same items, beside the importance-sampled estimate
+                scores["nelbo_nats"], scores["nelbo_bits_per_dim"] = nll["nelbo_nats"], nll["nelbo_bits_per_dim"]
             details["likelihood"], details["nll_items"] = nll["likelihood"], nll["nll_items"]
+            for key in ("likelihood_k", "likelihood_items", "active_units", "latent_dim"):
+                if key in nll:
+                    details[key] = nll[key]
 
     details["eval_seconds"] = time.perf_counter() - t_start
     results.update(scores=scores, floor=floor, details=details)
@@ -249,7 +256,11 @@ def format_results(results: dict) -> str:
     if "n_compared" in details:
         notes.append(f"two-set scores on {details['n_compared']} items a side")
     if "likelihood" in details:
-        notes.append(f"likelihood: {details['likelihood']} on {details['nll_items']} held-out items")
+        k = f" (k={details['likelihood_k']} importance samples)" if "likelihood_k" in details else ""
+        how = f"; {details['likelihood_items']}" if details.get("likelihood_items") else ""
+        notes.append(f"likelihood: {details['likelihood']}{k} on {details['nll_items']} held-out items{how}")
+    if "active_units" in details:
+        notes.append(f"active latent units (Burda et al. 2016): {details['active_units']} of {details['latent_dim']}")
     if "samples_per_s" in details:
         notes.append(f"sampling: {details['samples_per_s']:,.0f} samples/s")
     if "eval_seconds" in details:
