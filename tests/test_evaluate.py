@@ -9,7 +9,7 @@ import latentspace as ls
 from latentspace.cli import main
 from latentspace.errors import UserError
 from latentspace.metrics import evaluate
-from latentspace.metrics.features import FeatureConfig, cache_dir, feature_extractor
+from latentspace.metrics.features import FeatureConfig, FeatureExtractor, cache_dir, default_config, feature_extractor
 
 SAMPLE_SCORES = ("fd", "kid_mean", "precision", "recall", "density", "coverage", "c2st_accuracy")
 
@@ -182,6 +182,12 @@ def test_volumes_get_a_3d_conv_autoencoder(tmp_path):
     assert phi.scores["reconstruction_mse"] < phi.scores["data_variance"]
     res = evaluate(data.test.to_data(), data, features=phi)
     assert res["details"]["features"] == "autoencoder" and "fd" in res["floor"]
+    # by default volumes get a light extractor with a transposed-conv decoder (a 3x3x3 conv at full
+    # size, at width 32 and batch 128, took over 20 minutes on 32^3 chairs)
+    light = default_config(data.info)
+    assert (light.width, light.batch_size) == (8, 32) and default_config(ls.data.load("digits").info) == FeatureConfig()
+    ae = FeatureExtractor(data.info, "autoencoder", 16, light.width)
+    assert any(isinstance(m, torch.nn.ConvTranspose3d) for m in ae.head.modules())
 
 
 class PerfectConditional:
