@@ -255,3 +255,81 @@ def test_voxel_grid_of_real_chairs(tmp_path):
     pics = render_voxels(chairs, views=["front"])
     drawn = (pics < 255).any(-1).mean()
     assert 0.05 < drawn < 0.6  # chairs fill part of the frame, not none and not all
+
+
+# -- conditional models: codes are decoded (and a cvae's items encoded) given a class ------------------------
+@pytest.fixture(scope="module")
+def conditional_models():
+    """An untrained cvae (MLPs, 3-d codes) and cgan (3-d codes) for digits: decoders that depend on the class."""
+    digits = ls.data.load("digits")
+    torch.manual_seed(0)
+    cvae = ls.models.create("cvae", latent_dim=3, hidden=16, layers=1, arch="mlp").build(digits.info)
+    cgan = ls.models.create("cgan", latent_dim=3, width=8, ema_decay=0).build(digits.info)
+    return cvae, cgan, digits
+
+
+def test_class_labels_are_indices_or_names(conditional_models):
+    from latentspace.latent import class_index
+
+    cvae, cgan, _ = conditional_models
+    assert [class_index(cgan, v) for v in (None, 4, "4", np.int64(9), torch.tensor(2))] == [0, 4, 4, 9, 2]
+    for bad in (10, -1, "four", True, 2.5):
+        with pytest.raises(UserError, match="is not a class of cgan: give an index in 0..9 or a class name"):
+            class_index(cgan, bad)
+    with pytest.raises(UserError, match="'ppca' is unconditional and takes no class label"):
+        class_index(ls.models.create("ppca"), 0)
+
+
+def test_conditional_interpolation_decodes_each_path_as_its_class(conditional_models):
+    cvae, cgan, digits = conditional_models
+    z0, z1 = torch.randn(2, 3), torch.randn(2, 3)
+    path = interpolate(cgan, z0[0], z1[0], steps=4, method="linear")  # codes: the first class by default
+    assert torch.allclose(path, cgan.decode(lerp(z0[0], z1[0], 4), labels=0), atol=1e-6)
+    paths = interpolate(cgan, z0, z1, steps=4, method="linear", labels=["4", 7])  # one class per path
+    assert torch.allclose(paths[1], cgan.decode(lerp(z0[1], z1[1], 4), labels=7), atol=1e-6)
+    assert not torch.allclose(paths[1], cgan.decode(lerp(z0[1], z1[1], 4), labels=4), atol=1e-4)
+    # a cvae's items are encoded given the class, E[z|x, y], and the path decoded as it
+    x = digits.test.to_data()[:2]
+    path = interpolate(cvae, x[0], x[1], steps=5, method="linear", labels=3)
+    za, zb = cvae.encode(x, labels=[3, 3])
+    assert torch.allclose(path, cvae.decode(lerp(za, zb, 5), labels=3), atol=1e-6)
+    assert not torch.allclose(path, interpolate(cvae, x[0], x[1], steps=5, method="linear", labels=8), atol=1e-4)
+    with pytest.raises(UserError, match="cvae is conditional and needs the items' classes: pass labels="):
+        interpolate(cvae, x[0], x[1])
+    with pytest.raises(UserError, match="'ppca' is unconditional and takes no labels"):
+        interpolate(ls.models.create("ppca", n_components=3).fit(digits), torch.zeros(3), torch.ones(3), labels=1)
+
+
+def test_conditional_traversal_and_truncated_samples(conditional_models):
+    cvae, cgan, digits = conditional_models
+    grid = traverse(cgan, dims=[0, 2], span=2.0, steps=3, label="5")
+    z = torch.zeros(2, 3, 3)
+    z[0, :, 0] = z[1, :, 2] = torch.tensor([-2.0, 0.0, 2.0])
+    assert torch.allclose(grid, cgan.decode(z.reshape(-1, 3), labels=5).reshape(2, 3, 1, 8, 8), atol=1e-6)
+    item = digits.test.to_data()[0]
+    around = traverse(cvae, item, dims=[1], steps=3, label=6)
+    assert torch.allclose(around[0, 1], cvae.decode(cvae.encode(item[None], labels=[6]), labels=6)[0], atol=1e-6)
+    with pytest.raises(UserError, match="cvae encodes z0 given its class: pass label="):
+        traverse(cvae, item, dims=[1])
+    x = sample_truncated(cgan, 4, threshold=0.5, seed=1, labels=[1, 2, 3, 4])
+    assert torch.allclose(x, cgan.decode(truncated_noise(4, 3, 0.5, seed=1), labels=[1, 2, 3, 4]), atol=1e-6)
+    default = sample_truncated(cgan, 4, threshold=0.5, seed=1)  # like sample: the classes in turn
+    assert torch.allclose(default, cgan.decode(truncated_noise(4, 3, 0.5, seed=1), labels=[0, 1, 2, 3]), atol=1e-6)
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_conditional_inversion_fits_the_decoder_at_the_items_classes(conditional_models, which):
+    model = conditional_models[which]
+    y = torch.tensor([1, 5, 8])
+    z_true = torch.randn(3, 3, generator=torch.Generator().manual_seed(3))
+    x = model.decode(z_true, labels=y)
+    z, x_hat = invert(model, x, labels=y, steps=150, restarts=2, prior_weight=0.0)
+    assert torch.allclose(x_hat, model.decode(z, labels=y), atol=1e-6)
+    start = ((model.decode(torch.zeros(3, 3), labels=y) - x) ** 2).sum()
+    assert ((x_hat - x) ** 2).sum() < 0.2 * start
+    mask = torch.zeros(1, 8, 8, dtype=torch.bool)
+    mask[:, :4] = True
+    filled = complete(model, x, mask, labels=y, steps=20, restarts=1)
+    assert torch.equal(filled[:, :, :4], x[:, :, :4])
+    with pytest.raises(UserError, match="is conditional and needs the items' classes"):
+        invert(model, x, steps=2)

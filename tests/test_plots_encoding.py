@@ -12,7 +12,7 @@ import latentspace as ls
 from latentspace.cli import main
 from latentspace.data.dataset import DataInfo, make_dataset
 from latentspace.errors import UserError
-from latentspace.latent import interpolate, traverse
+from latentspace.latent import interpolate, latent_size, slerp, traverse
 from latentspace.plots.encoding import (active_dims, item_interpolation, latent_activity, latent_manifold,
                                         latent_picture, latent_projection, latent_traversal, manifold_codes,
                                         project_latents, reconstruct, reconstructions)
@@ -331,6 +331,7 @@ def test_cli_plot_writes_the_picture_and_refuses_to_overwrite(runs, tmp_path, ca
     ("vae", ["--kind", "latents", "--method", "lda"], "unknown projection method 'lda'"),
     ("vae", ["--kind", "latents", "--n", "0"], "--n must be a positive integer"),
     ("vae", ["--kind", "latents", "--out", "pic.jpg"], "--out must end in .png"),
+    ("vae", ["--kind", "traversal", "--label", "3"], "'vae' is unconditional and takes no class label"),
     ("nowhere", ["--kind", "latents"], "no such"),
 ])
 def test_cli_plot_bad_input(runs, tmp_path, capsys, run, argv, message):
@@ -340,3 +341,131 @@ def test_cli_plot_bad_input(runs, tmp_path, capsys, run, argv, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
     assert list(tmp_path.iterdir()) == []
+
+
+# -- conditional models: the cvae encodes and decodes given the class, the cgan decodes given it -----------------
+@pytest.fixture(scope="module")
+def conditional_runs(tmp_path_factory):
+    """Run folders of a cvae (4-d latents) and a cgan, both tiny, on digits (~4 s)."""
+    root = tmp_path_factory.mktemp("conditional")
+    common = ["--data", "digits", "--batch-size", "32", "--set", "width=8", "--log-every", "10", "--sample-every",
+              "1000", "--no-progress"]
+    assert main(["train", "cvae", "--steps", "40", "--set", "latent_dim=4", "--out", str(root / "cvae"), *common]) == 0
+    assert main(["train", "cgan", "--steps", "4", "--out", str(root / "cgan"), *common]) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def cvae(conditional_runs):
+    return ls.load(conditional_runs / "cvae")
+
+
+@pytest.fixture(scope="module")
+def cgan(conditional_runs):
+    return ls.load(conditional_runs / "cgan")
+
+
+def test_cvae_reconstructions_are_given_each_items_label(cvae, digits):
+    x, y = digits.test.to_data()[:12], digits.test.y[:12]
+    recon = reconstruct(cvae, x, y)
+    assert torch.allclose(recon, cvae.decode(cvae.encode(x, labels=y), labels=y))
+    other = reconstruct(cvae, x, (y + 1) % 10)
+    assert float((recon - other).abs().amax((1, 2, 3)).min()) > 1e-3  # every item changes with its label
+    # a Dataset brings its labels: the reconstructions drawn are those given the items' own labels
+    fig = reconstructions(cvae, digits.test, n=4, ncols=4)
+    grid = np.array(fig.axes).reshape(2, 4)
+    own = reconstruct(cvae, digits.test.to_data()[:4], digits.test.y[:4])
+    for c in range(4):
+        assert np.allclose(shown(grid[1, c]), own[c, 0].clamp(0, 1).numpy(), atol=1e-6)
+    assert "given its own label" in fig.get_suptitle()
+    with pytest.raises(UserError, match="cvae encodes items given their classes"):
+        reconstruct(cvae, x)
+    with pytest.raises(UserError, match=r"labels have shape \(3,\); give one per item"):
+        reconstructions(cvae, x, y[:3])
+
+
+def test_cvae_latent_means_traversal_and_interpolation_are_given_the_labels(cvae, digits):
+    held = digits.test
+    codes = cvae.encode(held.to_data(), labels=held.y).double()
+    assert np.allclose(project_latents(cvae, held, "pca")["codes"], codes.numpy())
+    title = latent_projection(cvae, held, method="pca", n=None).axes[0].get_title()
+    assert "E[z|x, y]" in title and "style" in title
+    assert torch.allclose(latent_activity(cvae, held), codes.var(0, correction=0))
+    # a traversal decodes one class: label= (a class name or index), the first class by default
+    fig = latent_traversal(cvae, held, n_dims=2, steps=3, label="7")
+    axes = image_axes(fig)
+    dims = [int(axes[3 * r].get_ylabel().split("\n")[0][2:-1]) for r in range(2)]
+    grid = traverse(cvae, dims=dims, steps=3, label=7)
+    assert np.allclose(shown(axes[3 + 2]), grid[1, 2, 0].numpy(), atol=1e-6)
+    assert fig.get_suptitle().startswith("class 7: the 2 most active")
+    assert not torch.allclose(grid, traverse(cvae, dims=dims, steps=3))  # class 0
+    # interpolation walks between two items of one class, encoded and decoded given it
+    fig = latent_picture("interpolation", cvae, digits, n=3)
+    items, y = held.to_data(), held.y
+    for r in range(3):
+        row = fig.axes[12 * r:12 * (r + 1)]  # the item, 10 steps, the other item
+        label = row[0].get_ylabel()
+        ends = [int(np.argmin(((items[:, 0].numpy() - shown(ax)) ** 2).sum((1, 2)))) for ax in (row[0], row[-1])]
+        assert ends[0] != ends[1] and [held.classes[int(y[i])] for i in ends] == [label, label]
+        path = interpolate(cvae, items[ends[0]], items[ends[1]], steps=10, method="linear", labels=label)
+        assert np.allclose(shown(row[5]), path[4, 0].numpy(), atol=1e-6)
+
+
+def test_cvae_manifold_decodes_one_class(digits):
+    cvae2 = ls.models.create("cvae", latent_dim=2, width=8).fit(digits, steps=3, batch_size=16, progress=False)
+    fig = latent_manifold(cvae2, 4, label=3)
+    decoded = cvae2.decode(manifold_codes(4).reshape(-1, 2), labels=3).reshape(4, 4, 8, 8)
+    tile = shown(fig.axes[0])[1 + 9:1 + 9 + 8, 1 + 2 * 9:1 + 2 * 9 + 8]  # row 1, column 2
+    assert np.abs(tile - (decoded[1, 2].clamp(0, 1) * 255).round().numpy()).max() <= 1
+    assert fig.axes[0].get_title() == "decoded as class 3"
+    assert latent_manifold(cvae2, 4).axes[0].get_title() == "decoded as class 0"
+    with pytest.raises(UserError, match="'ten' is not a class of cvae"):
+        latent_manifold(cvae2, 4, label="ten")
+
+
+def test_report_of_a_cvae_run_draws_its_latent_pictures(conditional_runs, tmp_path, capsys):
+    out = tmp_path / "cvae.html"
+    assert main(["report", str(conditional_runs / "cvae"), "--out", str(out), "--n", "100", "--no-progress"]) == 0
+    page = out.read_text()
+    assert sections(page) == {"reconstructions", "latents"} and "not drawn" not in page
+    for ident in ("samples", "interpolation", "reconstructions", "latents"):
+        section = page.split(f'<section id="{ident}">')[1].split("</section>")[0]
+        assert section.count('src="data:image/png;base64,') >= 1, ident
+    assert "decode(encode(x, y), y)" in page and "E[z|x, y]" in page
+    assert "between two items of that class encoded given it" in page
+
+
+def test_cgan_pictures_and_report_decode_one_class(cgan, conditional_runs, tmp_path):
+    from latentspace.plots.latent import interpolation_paths
+
+    d = latent_size(cgan)
+    grid = traverse(cgan, dims=[0, 1], steps=3, label=4)
+    assert torch.allclose(grid[:, 1], cgan.decode(torch.zeros(2, d), labels=4), atol=1e-6)  # offset 0: the origin
+    assert not torch.allclose(grid, traverse(cgan, dims=[0, 1], steps=3, label=5))
+    walk = interpolation_paths(cgan, rows=3, steps=4, seed=0)  # no encoder: path r is class r
+    assert walk["labels"].tolist() == [0, 1, 2] and walk["classes"] == ["0", "1", "2"]
+    codes = torch.randn(3, 2, d, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(walk["paths"][1], cgan.decode(slerp(codes[1, 0], codes[1, 1], 4), labels=1), atol=1e-6)
+    page = write_report(conditional_runs / "cgan", tmp_path / "cgan.html",
+                        results=fake_results("cgan", "digits")).read_text()
+    assert sections(page) == set() and "each path is decoded as one class" in page
+    with pytest.raises(UserError, match="'cgan' cannot encode items"):
+        reconstructions(cgan, ls.data.load("digits").test)
+
+
+def test_cli_plot_of_conditional_runs(conditional_runs, tmp_path, capsys):
+    from PIL import Image
+
+    for run, kind, extra in [("cvae", "reconstructions", []), ("cvae", "traversal", []),
+                             ("cvae", "traversal", ["--label", "7"]), ("cvae", "latents", []),
+                             ("cvae", "interpolation", ["--label", "2"]), ("cgan", "traversal", ["--label", "3"])]:
+        out = tmp_path / f"{run}-{kind}-{len(extra)}.png"
+        assert main(["plot", str(conditional_runs / run), "--kind", kind, "--n", "3", "--out", str(out), *extra]) == 0
+        with Image.open(out) as img:
+            assert img.format == "PNG" and img.width > 200
+    capsys.readouterr()
+    assert main(["plot", str(conditional_runs / "cvae"), "--kind", "traversal", "--label", "ten",
+                 "--out", str(tmp_path / "bad.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'ten' is not a class of cvae: give an index in 0..9 or a class name" in err[0]
+    assert not (tmp_path / "bad.png").exists()

@@ -39,6 +39,8 @@ def _data_options(args) -> dict:
         opts["download"] = True
     if getattr(args, "classes", None):
         opts["classes"] = args.classes
+    if getattr(args, "size", None) is not None:
+        opts["size"] = args.size
     return opts
 
 
@@ -242,10 +244,10 @@ def cmd_plot(args) -> int:
         raise UserError(f"--n must be a positive integer, got {args.n}")
     check_picture(args.kind, n=args.n, method=args.method)  # before loading anything
     model = ls.load(args.run)
-    check_picture(args.kind, model, n=args.n, method=args.method)
+    check_picture(args.kind, model, n=args.n, method=args.method, label=args.label)
     needed = args.kind in NEEDS_ITEMS
     data = _plot_data(args, model, needed) if needed or args.kind == "traversal" or args.data else None
-    fig = latent_picture(args.kind, model, data, n=args.n, method=args.method, seed=args.seed)
+    fig = latent_picture(args.kind, model, data, n=args.n, method=args.method, seed=args.seed, label=args.label)
     save_figure(fig, out)
     print(f"wrote {args.kind} of {model.name} to {out}", file=sys.stderr)
     return 0
@@ -304,6 +306,7 @@ def cmd_compare(args) -> int:
         argv += (["--steps", str(args.steps)] if args.steps else []) + (["--overwrite"] if args.overwrite else [])
         argv += (["--data-dir", args.data_dir] if args.data_dir else []) + (["--download"] if args.download else [])
         argv += ["--classes", args.classes] if args.classes else []
+        argv += ["--size", str(args.size)] if args.size is not None else []
         t0 = time.perf_counter()
         cmd_train(build_parser().parse_args(argv))
         seconds = time.perf_counter() - t0
@@ -340,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--data-dir", help="folder with the dataset's files (mnist, fashion-mnist)")
     q.add_argument("--download", action="store_true", help="download the dataset (checksums verified)")
     q.add_argument("--classes", help="keep only these classes of a labelled dataset, e.g. chair or 3,5,8")
+    q.add_argument("--size", type=int, help="folders of images: the side of the square the images are resized and "
+                                            "padded to (default 64)")
     q.add_argument("--steps", type=int, help="training steps (default: the model's)")
     q.add_argument("--batch-size", type=int, help="batch size (default: the model's)")
     q.add_argument("--seed", type=int, default=0)
@@ -368,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--data", help="dataset (default: the run's)")
     q.add_argument("--data-dir")
     q.add_argument("--download", action="store_true")
+    q.add_argument("--size", type=int, help="folders of images: the side of the square the images are resized and "
+                                            "padded to (default: the run's)")
     q.add_argument("--n", type=int, help="samples to draw (default 10,000; 2,500 on toy sets, PacGAN's protocol)")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--nll-items", type=int,
@@ -405,9 +412,15 @@ def build_parser() -> argparse.ArgumentParser:
                                          "(manifold, 15), items at most (latents, 2000), pairs "
                                          "(interpolation, 3) or dimensions (traversal, 8)")
     q.add_argument("--seed", type=int, default=0, help="picks the held-out items")
+    q.add_argument("--label", metavar="CLASS",
+                   help="conditional models (cvae, cgan): the class (name, or index) that manifold and traversal "
+                        "decode as (default: the first class) and that interpolation walks within; "
+                        "reconstructions and latents use each item's own label")
     q.add_argument("--data", help="dataset (default: the run's)")
     q.add_argument("--data-dir")
     q.add_argument("--download", action="store_true")
+    q.add_argument("--size", type=int, help="folders of images: the side of the square the images are resized and "
+                                            "padded to (default: the run's)")
     q.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     q.set_defaults(func=cmd_plot)
 
@@ -417,6 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--data-dir", help="folder with the dataset's files (mnist, fashion-mnist)")
     q.add_argument("--download", action="store_true", help="download the dataset (checksums verified)")
     q.add_argument("--classes", help="keep only these classes of a labelled dataset, e.g. chair or 3,5,8")
+    q.add_argument("--size", type=int, help="folders of images: the side of the square the images are resized and "
+                                            "padded to (default 64)")
     q.add_argument("--steps", type=int, help="training steps of each neural model (default: the model's); "
                                              "classical models are fitted in one go")
     q.add_argument("--seed", type=int, default=0)

@@ -19,6 +19,14 @@ VAE's latent (``latent_dim``), PPCA's components (``n_components``), all with th
   (squared error in model space, where images lie in [-1, 1]); :func:`complete` fills the
   hidden part of partial items with the decoded :math:`G(\hat z)`.
 
+Conditional models (``cvae``, ``cgan``) decode a code *given a class* :math:`y`, and the cvae
+encodes given it too (:math:`E[z|x, y]`: the code carries the style, the label the class).
+Every function here takes the class: ``labels=`` (one class, or one per item or path) or, for
+:func:`traverse`, ``label=``; a class is an index or a class name. What decodes codes without
+items (:func:`interpolate` between codes, :func:`traverse`) uses the first class by default;
+what encodes items (:func:`invert`, and interpolation between items of a cvae) needs the
+items' classes. Unconditional models refuse labels.
+
 Examples
 --------
 >>> import torch
@@ -44,8 +52,8 @@ import torch
 
 from latentspace.errors import UserError
 
-__all__ = ["lerp", "slerp", "latent_size", "can_encode", "interpolate", "truncated_noise", "sample_truncated",
-           "traverse", "invert", "complete"]
+__all__ = ["lerp", "slerp", "latent_size", "can_encode", "is_conditional", "class_index", "encode_items",
+           "has_discrete_codes", "interpolate", "truncated_noise", "sample_truncated", "traverse", "invert", "complete"]
 
 
 # -- paths between two codes -------------------------------------------------------------------------
@@ -144,6 +152,98 @@ def can_encode(model) -> bool:
     return _overrides(model, "encode")
 
 
+def is_conditional(model) -> bool:
+    """Whether ``model`` decodes given a class label (``cvae``, ``cgan``; the cvae encodes given it too)."""
+    return bool(getattr(model, "conditional", False))
+
+
+def _class_names(model) -> list[str]:
+    info = getattr(model, "info_", None)
+    return [str(c) for c in (info.classes or [])] if info is not None else []
+
+
+def class_index(model, label=None) -> int:
+    """The class index of ``label`` for a conditional model: an index, or a class name.
+
+    Parameters
+    ----------
+    model : GenerativeModel
+        A fitted conditional model (cvae, cgan).
+    label : int or str, optional
+        A class index (``0 .. K-1``) or a class name; a string is looked up among the names
+        first, then read as an index (as ``--classes`` does). None: the first class, 0.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import latentspace as ls
+    >>> cvae = ls.models.create("cvae", width=8).fit(ls.data.load("digits"), steps=2, progress=False)
+    >>> class_index(cvae), class_index(cvae, 7), class_index(cvae, "3")
+    (0, 7, 3)
+    """
+    name = getattr(model, "name", type(model).__name__)
+    if not is_conditional(model):
+        if label is not None:
+            raise UserError(f"{name!r} is unconditional and takes no class label; drop the label "
+                            "(labels are for cvae and cgan)")
+        return 0
+    names = _class_names(model)
+    k = len(names)
+    if label is None:
+        return 0
+    if (isinstance(label, torch.Tensor) and label.numel() == 1) or (isinstance(label, np.ndarray) and label.size == 1):
+        label = label.item()
+    if isinstance(label, str):
+        key = label.strip()
+        if key in names:
+            return names.index(key)
+        if key.isdigit() and int(key) < k:
+            return int(key)
+    elif isinstance(label, (int, np.integer)) and not isinstance(label, bool) and 0 <= int(label) < k:
+        return int(label)
+    elif isinstance(label, (float, np.floating)) and float(label).is_integer() and 0 <= int(label) < k:
+        return int(label)
+    shown = ", ".join(names) if k <= 20 else ", ".join(names[:20]) + ", ..."
+    raise UserError(f"{label!r} is not a class of {name}: give an index in 0..{k - 1} or a class name ({shown})")
+
+
+def _labels(model, labels, n: int, *, default: str = "first", what: str = "labels") -> torch.Tensor | None:
+    """Labels ``(n,)`` (int64) for a conditional model, None for an unconditional one (which refuses labels).
+
+    ``labels`` is one class (index or name) for all ``n``, or one per item; None gives the first
+    class (``default="first"``), the classes in turn (``"cycle"``), or a UserError (``"required"``).
+    """
+    name = getattr(model, "name", type(model).__name__)
+    if not is_conditional(model):
+        if labels is not None:
+            raise UserError(f"{name!r} is unconditional and takes no {what}; drop them (labels are for cvae "
+                            "and cgan)")
+        return None
+    k = len(_class_names(model))
+    if labels is None:
+        if default == "required":
+            raise UserError(f"{name} is conditional and needs the items' classes: pass {what}=... (one class, "
+                            "or one per item)")
+        return torch.arange(n) % k if default == "cycle" else torch.zeros(n, dtype=torch.long)
+    if isinstance(labels, (str, int, float, np.integer, np.floating)) or (
+            isinstance(labels, (torch.Tensor, np.ndarray)) and labels.ndim == 0):
+        return torch.full((n,), class_index(model, labels), dtype=torch.long)
+    if isinstance(labels, (list, tuple)) and any(isinstance(v, str) for v in labels):
+        labels = [class_index(model, v) for v in labels]
+    y = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels).cpu()
+    if y.ndim != 1 or len(y) != n:
+        raise UserError(f"{what} must be one class or one per item ({n}), got shape {tuple(y.shape)}")
+    if y.is_floating_point() and not bool((y == y.round()).all()):
+        raise UserError(f"{what} must be integer class indices or class names")
+    y = y.long()
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= k):
+        raise UserError(f"{what} must lie in 0..{k - 1} (the classes of {name})")
+    return y
+
+
 def latent_size(model) -> int | None:
     """Width of a model's latent space, or None when it has none (KDE, GMM).
 
@@ -172,18 +272,27 @@ def _latent_dim(model) -> int:
     if getattr(model, "info_", None) is None and hasattr(model, "_check_fitted"):
         model._check_fitted()
     d = latent_size(model)
+    if d is None and has_discrete_codes(model):
+        raise UserError(f"{model.name!r} encodes items as a grid of discrete codes, with no continuous latent "
+                        "dimensions to walk along or vary; draw its reconstructions or latents instead, or use a vae")
     if d is None:
         raise UserError(f"{getattr(model, 'name', type(model).__name__)!r} has no latent space; "
                         "use a gan, vae or ppca model")
     return d
 
 
+def has_discrete_codes(model) -> bool:
+    """Whether ``model`` encodes items to discrete codes only (a VQ-VAE's grid of codebook indices):
+    it encodes, but has no continuous latent width (:func:`latent_size` is None)."""
+    return can_encode(model) and latent_size(model) is None
+
+
 def _as_float(v) -> torch.Tensor:
     return torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v, dtype=torch.float32).cpu()
 
 
-def _codes(model, v, what: str, inputs: str = "auto") -> tuple[torch.Tensor, bool]:
-    """Codes ``(n, d)`` from codes or (encodable) items, and whether ``v`` was a batch."""
+def _parse(model, v, what: str, inputs: str = "auto") -> tuple[torch.Tensor, bool, bool]:
+    """``(t, is_items, batched)``: ``v`` as a batch of codes ``(n, d)`` or of items ``(n, *shape)``."""
     if inputs not in ("auto", "codes", "items"):
         raise UserError(f"inputs must be 'auto', 'codes' or 'items', got {inputs!r}")
     d = _latent_dim(model)
@@ -200,20 +309,42 @@ def _codes(model, v, what: str, inputs: str = "auto") -> tuple[torch.Tensor, boo
         raise UserError(f"{what} has shape {tuple(t.shape)}; give latent codes ({d},) or (n, {d}), "
                         f"or items {shape} or (n, {', '.join(map(str, shape))})")
     if is_code and inputs != "items":
-        return (t if t.ndim == 2 else t[None]), t.ndim == 2
+        return (t if t.ndim == 2 else t[None]), False, t.ndim == 2
     if not can_encode(model):
         raise UserError(f"{model.name!r} cannot encode items; pass latent codes of shape ({d},), "
                         "e.g. invert(model, x)[0]")
     batched = t.ndim == len(shape) + 1
-    return model.encode(t if batched else t[None]).float().cpu(), batched
+    return (t if batched else t[None]), True, batched
 
 
-def _decode(model, z: torch.Tensor) -> torch.Tensor:
-    return torch.as_tensor(model.decode(z)).detach().float().cpu()
+def encode_items(model, x: torch.Tensor, labels=None, **options) -> torch.Tensor:
+    """``model.encode`` of data-space items ``x`` ``(n, *shape)``, given their classes for a conditional model.
+
+    ``labels``: one class (index or name) or one per item; required by conditional models
+    (the cvae's :math:`E[z|x, y]`), refused by the others. ``options`` go to ``encode``.
+    """
+    y = _labels(model, labels, len(x), default="required")
+    z = model.encode(x, **options) if y is None else model.encode(x, labels=y, **options)
+    return torch.as_tensor(z).detach().cpu()
+
+
+def _codes(model, v, what: str, inputs: str = "auto", labels=None) -> tuple[torch.Tensor, bool]:
+    """Codes ``(n, d)`` from codes or (encodable) items, and whether ``v`` was a batch."""
+    t, items, batched = _parse(model, v, what, inputs)
+    return (encode_items(model, t, labels).float() if items else t), batched
+
+
+def _decode(model, z: torch.Tensor, labels=None) -> torch.Tensor:
+    """Data-space items decoded from codes ``z``; conditional models given ``labels`` ``(n,)``
+    (default: the first class), unconditional ones refusing them."""
+    y = _labels(model, labels, len(z))
+    out = model.decode(z) if y is None else model.decode(z, labels=y)
+    return torch.as_tensor(out).detach().float().cpu()
 
 
 # -- interpolation ------------------------------------------------------------------------------------
-def interpolate(model, a, b, steps: int = 8, method: str = "slerp", *, inputs: str = "auto") -> torch.Tensor:
+def interpolate(model, a, b, steps: int = 8, method: str = "slerp", *, inputs: str = "auto",
+                labels=None) -> torch.Tensor:
     """Decoded items along a path through ``model``'s latent space from ``a`` to ``b``.
 
     Parameters
@@ -229,6 +360,12 @@ def interpolate(model, a, b, steps: int = 8, method: str = "slerp", *, inputs: s
         Spherical (keeps Gaussian codes at a typical norm) or straight-line interpolation.
     inputs : {"auto", "codes", "items"}
         What ``a`` and ``b`` are; ``auto`` tells from the shape.
+    labels : int, str or sequence, optional
+        Conditional models (cvae, cgan) only: the class of each path, one class (index or name)
+        or one per path. Every code on a path is decoded given its class, and items at the ends
+        are encoded given it (a cvae's ends are then :math:`E[z|x, y]`). Default between codes:
+        the first class; between items it is required. A path between items of two classes is
+        best drawn from codes encoded by hand (``model.encode(x, labels=y)``).
 
     Returns
     -------
@@ -248,14 +385,23 @@ def interpolate(model, a, b, steps: int = 8, method: str = "slerp", *, inputs: s
     if method not in walks:
         raise UserError(f"method must be 'slerp' or 'linear', got {method!r}")
     steps = _check_steps(steps)
-    za, batched_a = _codes(model, a, "a", inputs)
-    zb, batched_b = _codes(model, b, "b", inputs)
-    if len(za) != len(zb) and 1 not in (len(za), len(zb)):
-        raise UserError(f"a and b hold {len(za)} and {len(zb)} ends; give the same number (or one of them once)")
-    n = max(len(za), len(zb))
-    za, zb = za.expand(n, -1), zb.expand(n, -1)
+    ta, items_a, batched_a = _parse(model, a, "a", inputs)
+    tb, items_b, batched_b = _parse(model, b, "b", inputs)
+    if len(ta) != len(tb) and 1 not in (len(ta), len(tb)):
+        raise UserError(f"a and b hold {len(ta)} and {len(tb)} ends; give the same number (or one of them once)")
+    n = max(len(ta), len(tb))
+    y = _labels(model, labels, n, default="required" if items_a or items_b else "first")
+
+    def ends(t, items):
+        if not items:
+            return t.expand(n, -1)
+        if y is None:
+            return encode_items(model, t).float().expand(n, -1)
+        return encode_items(model, t.expand(n, *t.shape[1:]), y).float()  # each path's end given its class
+
+    za, zb = ends(ta, items_a), ends(tb, items_b)
     z = torch.stack([walks[method](za[i], zb[i], steps) for i in range(n)])
-    x = _decode(model, z.reshape(n * steps, -1))
+    x = _decode(model, z.reshape(n * steps, -1), None if y is None else y.repeat_interleave(steps))
     x = x.reshape(n, steps, *x.shape[1:])
     return x if (batched_a or batched_b) else x[0]
 
@@ -326,10 +472,12 @@ def truncated_noise(n: int, dim: int, threshold: float | None = 1.0, seed: int |
 
 
 def sample_truncated(model, n: int, threshold: float | None = 1.0, seed: int | None = None, *,
-                     psi: float = 1.0) -> torch.Tensor:
+                     psi: float = 1.0, labels=None) -> torch.Tensor:
     """``n`` items decoded from truncated codes (see :func:`truncated_noise`), in data space.
 
-    It decodes directly: a GAN's rejection sampling is not applied.
+    It decodes directly: a GAN's rejection sampling is not applied. Conditional models (cvae,
+    cgan) draw items of ``labels`` (one class, index or name, or one per item; default the
+    classes in turn, as ``sample`` does).
 
     Examples
     --------
@@ -339,7 +487,8 @@ def sample_truncated(model, n: int, threshold: float | None = 1.0, seed: int | N
     torch.Size([4, 1, 8, 8])
     """
     d = _latent_dim(model)
-    return _decode(model, truncated_noise(n, d, threshold, seed, psi=psi))
+    z = truncated_noise(n, d, threshold, seed, psi=psi)
+    return _decode(model, z, _labels(model, labels, len(z), default="cycle"))
 
 
 # -- traversal ----------------------------------------------------------------------------------------
@@ -353,7 +502,8 @@ def _check_dims(dims, d: int) -> list[int]:
     return [int(k) for k in dims]
 
 
-def traverse(model, z0=None, dims=None, span: float = 3.0, steps: int = 7, *, inputs: str = "auto") -> torch.Tensor:
+def traverse(model, z0=None, dims=None, span: float = 3.0, steps: int = 7, *, inputs: str = "auto",
+             label=None) -> torch.Tensor:
     """Decoded items varying one latent dimension at a time around ``z0``.
 
     Row ``i`` adds ``linspace(-span, span, steps)`` to dimension ``dims[i]`` of ``z0`` and
@@ -373,6 +523,9 @@ def traverse(model, z0=None, dims=None, span: float = 3.0, steps: int = 7, *, in
         Largest change, in prior standard deviations.
     steps : int
         Items per row.
+    label : int or str, optional
+        Conditional models (cvae, cgan) only: the class (index or name) every item is decoded
+        as; default the first class. An item ``z0`` is encoded given it, and then it is required.
 
     Returns
     -------
@@ -391,18 +544,21 @@ def traverse(model, z0=None, dims=None, span: float = 3.0, steps: int = 7, *, in
     steps = _check_steps(steps)
     span = _check_positive("span", span)
     dims = _check_dims(dims, d)
+    y = class_index(model, label)
     if z0 is None:
         base = torch.zeros(d)
     else:
-        codes, batched = _codes(model, z0, "z0", inputs)
+        t, items, batched = _parse(model, z0, "z0", inputs)
         if batched:
-            raise UserError(f"z0 must be one code ({d},) or one item, got a batch of {len(codes)}")
-        base = codes[0]
+            raise UserError(f"z0 must be one code ({d},) or one item, got a batch of {len(t)}")
+        if items and is_conditional(model) and label is None:
+            raise UserError(f"{model.name} encodes z0 given its class: pass label=... (its class index or name)")
+        base = (encode_items(model, t, y if is_conditional(model) else None).float() if items else t)[0]
     z = base.repeat(len(dims), steps, 1)
     offsets = torch.linspace(-span, span, steps)
     for i, k in enumerate(dims):
         z[i, :, k] += offsets
-    x = _decode(model, z.reshape(-1, d))
+    x = _decode(model, z.reshape(-1, d), y if is_conditional(model) else None)
     return x.reshape(len(dims), steps, *x.shape[1:])
 
 
@@ -442,17 +598,18 @@ def _mask(mask, x: torch.Tensor) -> torch.Tensor:
 
 
 def _generator(model):
-    """(decode, restore): a differentiable map from codes to model-space items, and a cleanup."""
+    """(decode, restore): a differentiable map ``decode(z, y)`` from codes (and, for conditional
+    models, labels; None otherwise) to model-space items, and a cleanup."""
     from latentspace.models.gan import GAN
     from latentspace.models.vae import VAE
 
-    if getattr(model, "conditional", False):
-        raise UserError(f"{model.name!r} is conditional; inversion works on unconditional models (gan, vae, ppca)")
     if isinstance(model, GAN):
         G = model.eval_net("G")
         was = G.training
         G.eval()
-        return G, lambda: G.train(was)
+        if is_conditional(model):
+            return (lambda z, y: G(z, y)), lambda: G.train(was)
+        return (lambda z, y: G(z)), lambda: G.train(was)
     if isinstance(model, VAE):
         model.set_train(False)
         return model._decode_mean, lambda: None
@@ -479,16 +636,18 @@ def _ppca_codes(model, xm: torch.Tensor, m: torch.Tensor, prior_weight: float) -
 
 
 def _descend(decode, x: torch.Tensor, m: torch.Tensor, z: torch.Tensor, *, steps: int, lr: float,
-             prior_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Adam on codes ``z`` (R, b, d) for items ``x`` (b, *shape); returns (codes, objective (R, b))."""
+             prior_weight: float, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Adam on codes ``z`` (R, b, d) for items ``x`` (b, *shape) (of classes ``y`` (b,) for conditional
+    models); returns (codes, objective (R, b))."""
     z = z.clone().requires_grad_(True)
+    yr = y.repeat(z.shape[0]) if y is not None else None  # codes are flattened restart-major
     # beta2 = 0.9: the objective is deterministic, and a short memory of the gradient's scale keeps
     # the steps from shrinking with the gradient near the optimum (0.999 stalls there)
     opt = torch.optim.Adam([z], lr=lr, betas=(0.9, 0.9))
     r, b, d = z.shape
 
     def objective():
-        out = decode(z.reshape(r * b, d)).reshape(r, b, *x.shape[1:])
+        out = decode(z.reshape(r * b, d), yr).reshape(r, b, *x.shape[1:])
         err = ((out - x) * m).pow(2).flatten(2).sum(2)
         return err + prior_weight * z.pow(2).sum(2)
 
@@ -504,7 +663,7 @@ def _descend(decode, x: torch.Tensor, m: torch.Tensor, z: torch.Tensor, *, steps
 
 
 def invert(model, x, mask=None, *, steps: int = 500, lr: float = 0.05, restarts: int = 4, seed: int | None = 0,
-           prior_weight: float = 0.1, batch_size: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+           prior_weight: float = 0.1, batch_size: int = 128, labels=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Latent codes whose decoded items match ``x`` on its visible features.
 
     Minimises, for each item, :math:`\\| m \\odot (G(z) - x) \\|^2 + \\lambda \\|z\\|^2` with
@@ -517,10 +676,12 @@ def invert(model, x, mask=None, *, steps: int = 500, lr: float = 0.05, restarts:
     ``prior_weight = model.noise_variance_`` it is the posterior mean, ``encode`` on
     complete items).
 
+    Conditional models (cvae, cgan) invert their decoder at the items' classes: :math:`G(z, y)`.
+
     Parameters
     ----------
     model : GenerativeModel
-        A fitted unconditional latent model (gan, vae, ppca).
+        A fitted latent model (gan, cgan, vae and its flavours, ppca).
     x : tensor or array
         Data-space items ``(n, *shape)`` or one item ``(*shape)``. NaN marks hidden features
         when no ``mask`` is given.
@@ -542,6 +703,9 @@ def invert(model, x, mask=None, *, steps: int = 500, lr: float = 0.05, restarts:
         ``benchmarks/inversion_mnist.py``).
     batch_size : int
         Items optimised together (each with its ``restarts`` codes).
+    labels : int, str or sequence, optional
+        The items' classes (one class, index or name, or one per item): required by conditional
+        models, refused by the others.
 
     Returns
     -------
@@ -570,6 +734,7 @@ def invert(model, x, mask=None, *, steps: int = 500, lr: float = 0.05, restarts:
         raise UserError(f"prior_weight must be a number of at least 0, got {prior_weight!r}")
     items, batched = _items(model, x)
     m = _mask(mask, items)
+    y = _labels(model, labels, len(items), default="required", what="labels")
     xm = model.info_.to_model(torch.where(m, items, torch.zeros(()))) * m  # hidden features: exactly 0
     if isinstance(model, PPCA):
         z = _ppca_codes(model, xm, m, float(prior_weight))
@@ -583,12 +748,13 @@ def invert(model, x, mask=None, *, steps: int = 500, lr: float = 0.05, restarts:
             for i in range(0, len(items), batch_size):
                 sl = slice(i, i + batch_size)
                 zs, obj = _descend(decode, xm[sl].to(device), m[sl].to(device).float(), starts[:, sl].to(device),
-                                   steps=steps, lr=lr, prior_weight=float(prior_weight))
+                                   steps=steps, lr=lr, prior_weight=float(prior_weight),
+                                   y=None if y is None else y[sl].to(device))
                 best = obj.argmin(0)
                 z[sl] = zs[best, torch.arange(zs.shape[1], device=best.device)].cpu()
         finally:
             restore()
-    x_hat = _decode(model, z)
+    x_hat = _decode(model, z, y)
     return (z, x_hat) if batched else (z[0], x_hat[0])
 
 
@@ -599,13 +765,14 @@ def complete(model, x, mask=None, **options) -> torch.Tensor:
     Parameters
     ----------
     model : GenerativeModel
-        A fitted unconditional latent model (gan, vae, ppca).
+        A fitted latent model (gan, cgan, vae and its flavours, ppca).
     x : tensor or array
         Data-space items ``(n, *shape)`` or one item; NaN marks hidden features when ``mask`` is None.
     mask : tensor or array, optional
         Visible features (True or 1), of ``x``'s shape or one item's shape.
     **options
-        Passed to :func:`invert` (``steps``, ``restarts``, ``seed``, ``prior_weight``, ...).
+        Passed to :func:`invert` (``steps``, ``restarts``, ``seed``, ``prior_weight``, ``labels``
+        (the items' classes, which conditional models need), ...).
 
     Returns
     -------

@@ -4,10 +4,12 @@
 floors, samples, the generated items nearest to training items, a walk through the latent
 space, for models that encode (the VAE family, PPCA) reconstructions, the projected latent means
 and, for 2-D latents, the latent manifold (see :mod:`latentspace.plots.encoding`), the training
-curves and the configuration. :func:`write_comparison` puts several models
-trained on one dataset side by side. Every picture is embedded as a base64 PNG ``data:`` URI
-and the styling is inline CSS: the file needs no network, no JavaScript and no other file, so
-it can be mailed, archived or opened years later.
+curves and the configuration. Conditional models (cvae, cgan) are drawn given classes: samples
+of the classes in turn, each interpolation path as one class, a cvae's reconstructions and latent
+means given each item's own label, and the manifold as the first class. :func:`write_comparison`
+puts several models trained on one dataset side by side. Every picture is embedded as a base64
+PNG ``data:`` URI and the styling is inline CSS: the file needs no network, no JavaScript and no
+other file, so it can be mailed, archived or opened years later.
 
 What ``latentspace report RUN`` and ``latentspace compare`` write.
 """
@@ -522,17 +524,29 @@ def _neighbours_section(model, data, results: dict, seed: int) -> str:
 def _interpolation_section(model, data, seed: int) -> str:
     from latentspace.plots.latent import interpolation_paths, interpolation_strip, latent_size
 
+    from latentspace.latent import has_discrete_codes
+
     d = latent_size(model)
+    if d is None and has_discrete_codes(model):
+        return _section("interpolation", "Latent interpolation", "",
+                        f"{model.name} encodes items as a grid of discrete codes (indices into its codebook): there "
+                        "is no continuous latent space to walk through. Its reconstructions and its quantised codes "
+                        "are drawn below.")
     if d is None:
         return _section("interpolation", "Latent interpolation", "",
                         f"{model.name} has no latent space: it models the data directly.")
-    real = data.test.to_data() if data.test is not None else data.to_data()
+    held = _held_out(data)
+    real = held.to_data()
     rows = 4 if model.info_.modality == "points" else 3
-    walk = interpolation_paths(model, real, rows=rows, steps=INTERPOLATION_STEPS, seed=seed)
+    walk = interpolation_paths(model, real, labels=held.y if getattr(model, "conditional", False) else None,
+                               rows=rows, steps=INTERPOLATION_STEPS, seed=seed)
     fig = interpolation_strip(walk["paths"], model.info_, ends=walk["ends"],
-                              reference=_reference(data, SAMPLE_POINTS, seed))
+                              reference=_reference(data, SAMPLE_POINTS, seed), row_labels=walk["classes"])
     how = ("linear interpolation between the encodings of held-out items (shown in red at both ends)"
            if walk["method"] == "lerp" else "spherical interpolation between random Gaussian codes")
+    if walk["labels"] is not None:
+        how += ("; the model is conditional, so each path is decoded as one class (beside the row)"
+                + (", between two items of that class encoded given it" if walk["ends"] is not None else ""))
     intro = f"{rows} paths of {INTERPOLATION_STEPS} steps through the {d}-d latent space: {how}; seed {seed}."
     return _section("interpolation", "Latent interpolation",
                     f"<figure>{_figure_img(fig, 'latent interpolation')}</figure>", intro)
@@ -571,18 +585,29 @@ def _reconstructions_section(model, data, seed: int) -> str:
     n = min(500 if points else RECONSTRUCTIONS, len(held))
     idx = torch.randperm(len(held), generator=torch.Generator().manual_seed(seed))[:n]
     items = held.to_data(held.x[idx])
-    fig = reconstructions(model, items, ncols=8, reference=_reference(data, SAMPLE_POINTS, seed) if points else None)
-    mse = float(((reconstruct(model, items) - items) ** 2).flatten(1).mean(1).mean())
+    conditional = getattr(model, "conditional", False)
+    labels = held.y[idx] if conditional and held.y is not None else None
+    fig = reconstructions(model, items, labels, ncols=8,
+                          reference=_reference(data, SAMPLE_POINTS, seed) if points else None)
+    mse = float(((reconstruct(model, items, labels) - items) ** 2).flatten(1).mean(1).mean())
     how = ("held-out points (blue) joined to their reconstructions (red)" if points else
            "held-out items (rows marked input) above their reconstructions (recon.)")
-    intro = (f"{n} {how}: decode(encode(x)), the decoder's mean at the posterior mean; mean squared error "
-             f"{fmt(mse)} per feature in data space; seed {seed}.")
+    from latentspace.latent import has_discrete_codes
+
+    if conditional:
+        what = ("decode(encode(x, y), y), the decoder's mean at the posterior mean given each item's own label y "
+                "(the model is conditional)")
+    elif has_discrete_codes(model):
+        what = "decode(encode(x)), the decoder's mean at the item's quantised code z_q(x)"
+    else:
+        what = "decode(encode(x)), the decoder's mean at the posterior mean"
+    intro = f"{n} {how}: {what}; mean squared error {fmt(mse)} per feature in data space; seed {seed}."
     return _section("reconstructions", "Reconstructions", f"<figure>{_figure_img(fig, 'reconstructions')}</figure>",
                     intro)
 
 
 def _latents_section(model, data, seed: int) -> str:
-    from latentspace.latent import latent_size
+    from latentspace.latent import has_discrete_codes, latent_size
     from latentspace.plots.encoding import latent_projection
 
     held = _held_out(data)
@@ -591,9 +616,18 @@ def _latents_section(model, data, seed: int) -> str:
     n = min(LATENT_POINTS, len(held))
     how = "the 2-D codes as they are" if d is not None and d <= 2 else "their first two principal components"
     colour = ", coloured by class" if held.y is not None else ""
-    intro = (f"Encodings (posterior means E[z|x]) of {n:,} held-out items{colour}: {how}. Classes that the encoder "
-             "separates without ever seeing a label lie apart. Other projections: "
-             "latentspace plot RUN --kind latents --method tsne (or umap).")
+    if getattr(model, "conditional", False):
+        intro = (f"Encodings given the label (posterior means E[z|x, y], each item with its own label y) of {n:,} "
+                 f"held-out items{colour}: {how}. In a conditional VAE the label carries the class and z the "
+                 "style (slant, thickness, size), so the classes overlap here by design; well-mixed classes "
+                 "mean that z does not repeat what the label says. Other projections: "
+                 "latentspace plot RUN --kind latents --method tsne (or umap).")
+    else:
+        what = ("the quantised code vectors z_q(x) of the grid, flattened" if has_discrete_codes(model)
+                else "posterior means E[z|x]")
+        intro = (f"Encodings ({what}) of {n:,} held-out items{colour}: {how}. Classes that the "
+                 "encoder separates without ever seeing a label lie apart. Other projections: "
+                 "latentspace plot RUN --kind latents --method tsne (or umap).")
     return _section("latents", "Latent means", f"<figure>{_figure_img(fig, 'latent means')}</figure>", intro)
 
 
@@ -606,7 +640,12 @@ def _manifold_section(model, data, seed: int) -> str:
     fig = latent_manifold(model, side, reference=_reference(data, SAMPLE_POINTS, seed) if points else None)
     intro = (f"The decoder over the 2-D latent plane: {side} × {side} codes at the prior's quantiles 0.05 to "
              "0.95 in each dimension (as in Kingma & Welling 2014, Fig. 4), so each tile covers the same prior "
-             "mass" + ("; drawn as a mesh over the training points." if points else "."))
+             "mass" + ("; drawn as a mesh over the training points" if points else ""))
+    if getattr(model, "conditional", False):
+        first = (model.info_.classes or ["0"])[0]
+        intro += (f"; the model is conditional, so every code is decoded as the first class, {_e(first)} "
+                  "(other classes: latentspace plot RUN --kind manifold --label CLASS)")
+    intro += "."
     return _section("manifold", "Latent manifold", f"<figure>{_figure_img(fig, 'latent manifold')}</figure>", intro)
 
 

@@ -163,6 +163,11 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
     g = torch.Generator().manual_seed(seed)
     m = min(n, len(f_test)) if f_test is not None else n
     m = min(m, len(f_train))
+    if m < 6:  # the k-NN scores (k=5) need 6 items a side: say which split is short
+        short_test = f_test is not None and len(f_test) < 6
+        which, have = ("held-out", len(f_test)) if short_test else ("training", len(f_train))
+        raise UserError(f"{data.name} has {have} {which} item(s), and the two-set scores compare at least 6 a side "
+                        "(k=5 nearest neighbours); give data with at least 6 items in each split")
     ref = f_train[torch.randperm(len(f_train), generator=g)[:m]]
     details["n_compared"] = m
     candidates = {"scores": f_fake[:m]}

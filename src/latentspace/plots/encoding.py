@@ -18,6 +18,16 @@ r"""Latent pictures of models that encode (the VAE family, PPCA): what the encod
 - :func:`latent_picture` draws any of them by name, from a model and its dataset: what
   ``latentspace plot RUN --kind KIND`` and the report use.
 
+Conditional models. The conditional VAE (``cvae``) encodes and decodes *given the class*
+:math:`y`: its reconstructions are :math:`\text{decode}(E[z|x, y], y)` with each item's own
+label, and its latent means are :math:`E[z|x, y]`, which carry the style of an item and not
+its class (the label tells the class), so classes overlap in the projection by design.
+Items from a :class:`~latentspace.data.dataset.Dataset` bring their labels; tensors of items
+need ``labels=``. Pictures that decode codes without items (the manifold, a traversal) draw
+one class, ``label=`` (an index or a class name; default the first class), and interpolation
+walks between two items of one class. A conditional GAN (``cgan``) has no encoder: only the
+manifold (2-D codes) and traversals apply, with ``label=`` as above.
+
 Every function returns a matplotlib figure (Agg backend) and raises
 :class:`~latentspace.errors.UserError` for a model that cannot do what is asked (a GAN or KDE has
 no encoder; the manifold needs a 2-D latent space).
@@ -40,8 +50,9 @@ import numpy as np
 import torch
 
 from latentspace.errors import UserError
-from latentspace.latent import _latent_dim, can_encode, interpolate, traverse
-from latentspace.plots.latent import _as_picture, interpolation_strip, rendered, traversal_grid
+from latentspace.latent import (_class_names, _decode, _labels, _latent_dim, can_encode, class_index, encode_items,
+                                has_discrete_codes, interpolate, is_conditional, traverse)
+from latentspace.plots.latent import _as_picture, interpolation_strip, rendered, same_class_pairs, traversal_grid
 from latentspace.plots.samples import _mpl, image_grid
 
 __all__ = ["reconstruct", "reconstructions", "manifold_codes", "latent_manifold", "project_latents",
@@ -111,29 +122,49 @@ def _subset(n_total: int, n: int | None, seed: int | None) -> torch.Tensor:
     return torch.randperm(n_total, generator=torch.Generator().manual_seed(int(seed)))[:n]
 
 
-def _codes(model, items: torch.Tensor) -> torch.Tensor:
-    """Posterior means ``(n, d)`` (flattened) of data-space items, float64.
+def _check_labelled(model, labels) -> None:
+    """Refuse items without labels for a conditional model, which encodes given the class."""
+    if labels is None and is_conditional(model):
+        raise UserError(f"{_name(model)} encodes items given their classes (E[z|x, y]); give a Dataset with labels "
+                        "(e.g. data.test) or the items' labels=")
+
+
+def _encode(model, items: torch.Tensor, labels=None, **options) -> torch.Tensor:
+    """``encode`` of data-space items, given their labels for a conditional model."""
+    _check_labelled(model, labels)
+    return encode_items(model, items, labels if is_conditional(model) else None, **options)
+
+
+def _codes(model, items: torch.Tensor, labels=None) -> torch.Tensor:
+    """Posterior means ``(n, d)`` (flattened) of data-space items, float64 (cvae: :math:`E[z|x, y]`).
 
     A model that encodes to discrete codes (a VQ-VAE's indices) gives its code vectors instead,
     when its ``encode`` offers them (``vectors=True``).
     """
-    z = torch.as_tensor(model.encode(items)).detach().cpu()
+    z = _encode(model, items, labels)
     if not z.is_floating_point():
         import inspect
 
         if "vectors" not in inspect.signature(model.encode).parameters:
             raise UserError(f"{_name(model)!r} encodes items as discrete codes, which have no means to project "
                             "or compare; use a model with continuous latents")
-        z = torch.as_tensor(model.encode(items, vectors=True)).detach().cpu()
+        z = _encode(model, items, labels, vectors=True)
     return z.reshape(len(items), -1).double()
 
 
+def _class_name(model, label) -> str:
+    """The name of class ``label`` (an index or name) of a conditional model."""
+    return _class_names(model)[class_index(model, label)]
+
+
 # -- reconstructions ----------------------------------------------------------------------------
-def reconstruct(model, x) -> torch.Tensor:
+def reconstruct(model, x, labels=None) -> torch.Tensor:
     """``decode(encode(x))``: data-space reconstructions of data-space items ``x``.
 
     For VAEs it is the decoder's mean at the posterior mean; for PPCA the projection onto the
-    principal subspace.
+    principal subspace. A conditional VAE reconstructs given each item's label,
+    ``decode(encode(x, y), y)``: it needs ``labels`` (one per item; default a Dataset's own),
+    which unconditional models do not use.
 
     Examples
     --------
@@ -144,12 +175,13 @@ def reconstruct(model, x) -> torch.Tensor:
     torch.Size([4, 1, 8, 8])
     """
     _check_encodes(model, "reconstructions")
-    items, _, _ = _items(model, x)
-    return torch.as_tensor(model.decode(model.encode(items))).detach().float().cpu()
+    items, labels, _ = _items(model, x, labels)
+    z = _encode(model, items, labels)
+    return _decode(model, z, labels if is_conditional(model) else None)
 
 
-def reconstructions(model, x, *, n: int | None = None, seed: int | None = None, ncols: int | None = None,
-                    reference=None, title: str | None = None):
+def reconstructions(model, x, labels=None, *, n: int | None = None, seed: int | None = None,
+                    ncols: int | None = None, reference=None, title: str | None = None):
     """A figure of items beside their reconstructions ``decode(encode(x))``.
 
     Parameters
@@ -158,6 +190,9 @@ def reconstructions(model, x, *, n: int | None = None, seed: int | None = None, 
         A fitted model that encodes (see :func:`latentspace.latent.can_encode`).
     x : Dataset or tensor (m, *shape)
         Data-space items (e.g. ``data.test``).
+    labels : tensor (m,) of int, optional
+        The items' classes (default: a Dataset's own): a conditional VAE reconstructs given
+        them, ``decode(encode(x, y), y)``, and needs them.
     n : int, optional
         How many to show: 16 images or volumes, 500 points by default.
     seed : int, optional
@@ -168,6 +203,8 @@ def reconstructions(model, x, *, n: int | None = None, seed: int | None = None, 
     reference : tensor (k, 2), optional
         For points: real items drawn underneath in grey.
     title : str, optional
+        Default: none, or for a conditional model a line saying that each item is
+        reconstructed given its own label.
 
     Returns
     -------
@@ -185,11 +222,16 @@ def reconstructions(model, x, *, n: int | None = None, seed: int | None = None, 
     12
     """
     _check_encodes(model, "reconstructions")
-    items, _, _ = _items(model, x)
+    items, labels, _ = _items(model, x, labels)
+    _check_labelled(model, labels)
     info = model.info_
     n = n if n is not None else (500 if info.modality == "points" else 16)
-    items = items[_subset(len(items), n, seed)]
-    recon = reconstruct(model, items)
+    keep = _subset(len(items), n, seed)
+    items = items[keep]
+    labels = labels[keep] if labels is not None and is_conditional(model) else None
+    recon = reconstruct(model, items, labels)
+    if title is None and is_conditional(model):
+        title = "each item reconstructed given its own label: decode(E[z|x, y], y)"
     plt = _mpl()
     if info.modality == "points":
         fig = _points_pairs(plt, items, recon, reference)
@@ -288,7 +330,7 @@ def manifold_codes(n: int = 15, lo: float = 0.05, hi: float = 0.95) -> torch.Ten
 
 
 def latent_manifold(model, n: int = 15, *, lo: float = 0.05, hi: float = 0.95, reference=None,
-                    title: str | None = None):
+                    title: str | None = None, label=None):
     """A figure of the decoder over a 2-D latent space: items decoded from :func:`manifold_codes`.
 
     The picture of Kingma & Welling (2014, Fig. 4): how the items change across the latent
@@ -305,6 +347,10 @@ def latent_manifold(model, n: int = 15, *, lo: float = 0.05, hi: float = 0.95, r
     reference : tensor (k, 2), optional
         For points: real items drawn underneath in grey.
     title : str, optional
+        Default: none, or for a conditional model the class drawn.
+    label : int or str, optional
+        Conditional models (cvae, cgan) only: the class (index or name) every code is decoded
+        as; default the first class.
 
     Returns
     -------
@@ -321,10 +367,13 @@ def latent_manifold(model, n: int = 15, *, lo: float = 0.05, hi: float = 0.95, r
     (91, 91)
     """
     _check_2d(model)
+    y = class_index(model, label)
     z = manifold_codes(n, lo, hi)
     n = z.shape[0]
     info = model.info_
-    x = torch.as_tensor(model.decode(z.reshape(-1, 2))).detach().float().cpu()
+    x = _decode(model, z.reshape(-1, 2), y if is_conditional(model) else None)
+    if title is None and is_conditional(model):
+        title = f"decoded as class {_class_name(model, y)}"
     plt = _mpl()
     if info.modality == "points":
         fig = _points_mesh(plt, x.reshape(n, n, -1)[..., :2].numpy(), reference)
@@ -382,8 +431,8 @@ def _check_method(method: str) -> str:
     return method
 
 
-def project_latents(model, x, method: str = "auto", *, seed: int = 0) -> dict:
-    """The posterior means of items, projected to 2-D.
+def project_latents(model, x, method: str = "auto", *, seed: int = 0, labels=None) -> dict:
+    """The posterior means of items, projected to 2-D (cvae: :math:`E[z|x, y]`, given each item's label).
 
     Parameters
     ----------
@@ -398,6 +447,9 @@ def project_latents(model, x, method: str = "auto", *, seed: int = 0) -> dict:
         (or one), PCA otherwise.
     seed : int
         Seeds t-SNE and UMAP.
+    labels : tensor (n,) of int, optional
+        The items' classes (default: a Dataset's own); a conditional VAE encodes given them
+        and needs them.
 
     Returns
     -------
@@ -416,8 +468,8 @@ def project_latents(model, x, method: str = "auto", *, seed: int = 0) -> dict:
     """
     _check_method(method)
     _check_encodes(model, "latent codes to project")
-    items, _, _ = _items(model, x)
-    codes = _codes(model, items).numpy()
+    items, labels, _ = _items(model, x, labels)
+    codes = _codes(model, items, labels).numpy()
     n, d = codes.shape
     if method == "auto":
         method = "codes" if d <= 2 else "pca"
@@ -481,6 +533,8 @@ def latent_projection(model, x, labels=None, *, method: str = "auto", n: int | N
     classes : sequence of str, optional
         Class names for the legend (default: the Dataset's, or the model's).
     title : str, optional
+        Default: what is drawn; for a conditional VAE, that the means are :math:`E[z|x, y]`
+        given each item's label (which it needs), so they hold the style and the classes overlap.
 
     Returns
     -------
@@ -503,7 +557,7 @@ def latent_projection(model, x, labels=None, *, method: str = "auto", n: int | N
     keep = _subset(len(items), n, seed if n is not None and len(items) > n else None)
     items = items[keep]
     labels = labels[keep] if labels is not None else None
-    proj = project_latents(model, items, method, seed=seed)
+    proj = project_latents(model, items, method, seed=seed, labels=labels if is_conditional(model) else None)
     xy = proj["coords"]
     plt = _mpl()
     fig, ax = plt.subplots(figsize=(6.4, 5))
@@ -521,6 +575,11 @@ def latent_projection(model, x, labels=None, *, method: str = "auto", n: int | N
     ax.set_xlabel(proj["axes"][0], fontsize=9)
     ax.set_ylabel(proj["axes"][1], fontsize=9)
     ax.tick_params(labelsize=8)
+    if title is None and is_conditional(model):
+        title = (f"E[z|x, y] of {len(xy):,} items given their labels ({_method_words(proj['method'])}):\n"
+                 "z carries the style and the label the class, so classes should overlap")
+    elif title is None and has_discrete_codes(model):
+        title = f"quantised code vectors z_q(x) of {len(xy):,} items ({_method_words(proj['method'])})"
     ax.set_title(title or f"posterior means of {len(xy):,} items ({_method_words(proj['method'])})", fontsize=10)
     fig.tight_layout()
     return fig
@@ -544,12 +603,13 @@ def _class_legend(fig, ax, sc, names: list[str]) -> None:
 
 
 # -- activity, interpolation, traversal ---------------------------------------------------------------
-def latent_activity(model, x) -> torch.Tensor:
+def latent_activity(model, x, labels=None) -> torch.Tensor:
     """Per latent dimension, the variance across items of the posterior mean (Burda et al. 2016).
 
     :math:`A_u = \\mathrm{Var}_x(E_{q(z|x)}[z_u])` (the population variance over ``x``): a
     dimension that the encoder does not use has posterior means near the prior's 0 for every
-    item, so an activity near 0 (Burda et al. call a unit active above 0.01).
+    item, so an activity near 0 (Burda et al. call a unit active above 0.01). A conditional VAE
+    encodes given the items' ``labels`` (default: a Dataset's own), which it needs.
 
     Returns
     -------
@@ -565,11 +625,11 @@ def latent_activity(model, x) -> torch.Tensor:
     torch.Size([4])
     """
     _check_encodes(model, "latent activity")
-    items, _, _ = _items(model, x)
-    return _codes(model, items).var(0, correction=0)
+    items, labels, _ = _items(model, x, labels)
+    return _codes(model, items, labels).var(0, correction=0)
 
 
-def active_dims(model, x, *, threshold: float = 0.01, n: int | None = None) -> list[int]:
+def active_dims(model, x, *, threshold: float = 0.01, n: int | None = None, labels=None) -> list[int]:
     """The latent dimensions with activity (:func:`latent_activity`) above ``threshold``, most active first.
 
     Parameters
@@ -582,6 +642,8 @@ def active_dims(model, x, *, threshold: float = 0.01, n: int | None = None) -> l
         Smallest activity of an active dimension (0.01 in Burda et al. 2016).
     n : int, optional
         At most this many.
+    labels : tensor (m,) of int, optional
+        The items' classes, for a conditional VAE (default: a Dataset's own).
 
     Examples
     --------
@@ -591,14 +653,14 @@ def active_dims(model, x, *, threshold: float = 0.01, n: int | None = None) -> l
     >>> active_dims(ppca, data, n=2)  # PPCA's codes are whitened: all active, the leading ones most
     [0, 1]
     """
-    activity = latent_activity(model, x)
+    activity = latent_activity(model, x, labels)
     order = torch.argsort(activity, descending=True, stable=True)
     dims = [int(k) for k in order if activity[k] > threshold]
     return dims if n is None else dims[:_check_count("n", n)]
 
 
 def item_interpolation(model, a, b, *, steps: int = 10, method: str = "linear", reference=None,
-                       title: str | None = None):
+                       title: str | None = None, labels=None):
     """A figure of decoded paths between the encodings of items ``a`` and ``b``, the items at both ends.
 
     Parameters
@@ -614,6 +676,10 @@ def item_interpolation(model, a, b, *, steps: int = 10, method: str = "linear", 
     reference : tensor (k, 2), optional
         For points: real items drawn underneath in grey.
     title : str, optional
+    labels : int, str or sequence, optional
+        Conditional VAE only (required): the class of each pair, one class or one per pair;
+        both items are encoded given it and the path decoded as it (each row is labelled
+        with its class). Pick the two items of a pair from that class.
 
     Returns
     -------
@@ -639,12 +705,16 @@ def item_interpolation(model, a, b, *, steps: int = 10, method: str = "linear", 
     if a.shape != b.shape:
         raise UserError(f"a and b must hold the same number of items of the same shape, got {tuple(a.shape)} "
                         f"and {tuple(b.shape)}")
-    paths = interpolate(model, a, b, steps=steps, method=method, inputs="items")
-    return interpolation_strip(paths, model.info_, ends=torch.stack([a, b], 1), reference=reference, title=title)
+    y = _labels(model, labels, len(a), default="required")
+    paths = interpolate(model, a, b, steps=steps, method=method, inputs="items", labels=y)
+    names = _class_names(model)
+    rows = None if y is None else [names[int(k)] for k in y]
+    return interpolation_strip(paths, model.info_, ends=torch.stack([a, b], 1), reference=reference, title=title,
+                               row_labels=rows)
 
 
 def latent_traversal(model, x=None, *, dims=None, n_dims: int = 8, span: float = 3.0, steps: int = 7, around=None,
-                     title: str | None = None):
+                     title: str | None = None, label=None, labels=None):
     """A figure of one latent dimension varied at a time, the most active dimensions first.
 
     Parameters
@@ -666,6 +736,13 @@ def latent_traversal(model, x=None, *, dims=None, n_dims: int = 8, span: float =
     around : tensor (d,) or item, optional
         The code to start from, or an item to encode (default the prior's mean).
     title : str, optional
+    label : int or str, optional
+        Conditional models (cvae, cgan) only: the class (index or name) every item is decoded
+        as; default the first class. An item ``around`` is encoded given it (then it is
+        required). The title names the class.
+    labels : tensor (m,) of int, optional
+        The classes of the items ``x`` (default: a Dataset's own), which a conditional VAE
+        encodes given.
 
     Returns
     -------
@@ -683,15 +760,20 @@ def latent_traversal(model, x=None, *, dims=None, n_dims: int = 8, span: float =
     """
     d = _latent_dim(model)
     n_dims = _check_count("n_dims", n_dims)
+    y = class_index(model, label)
     activity = None
     if dims is None:
         if x is not None and can_encode(model):
-            activity = latent_activity(model, x)
+            activity = latent_activity(model, x, labels)
             dims = [int(k) for k in torch.argsort(activity, descending=True, stable=True)[:n_dims]]
         else:
             dims = list(range(min(d, n_dims)))
-    grid = traverse(model, around, dims, span=span, steps=steps)
-    if title is None and activity is not None:
+    grid = traverse(model, around, dims, span=span, steps=steps, label=label)
+    if title is None and is_conditional(model):
+        name = _class_name(model, y)
+        title = (f"class {name}: the {len(dims)} most active of {d} dims (Var of E[z|x, y])" if activity is not None
+                 else f"decoded as class {name}")
+    elif title is None and activity is not None:
         title = f"the {len(dims)} most active of {d} latent dims (activity: Var of E[z|x] over items)"
     fig = traversal_grid(grid, model.info_, dims=dims, span=span, title=title)
     if activity is not None and model.info_.modality != "points":
@@ -713,10 +795,11 @@ def default_n(kind: str, info) -> int:
             "latents": 2000, "interpolation": 4 if points else 3, "traversal": 8}[kind]
 
 
-def check_picture(kind: str, model=None, *, n: int | None = None, method: str = "auto") -> None:
+def check_picture(kind: str, model=None, *, n: int | None = None, method: str = "auto", label=None) -> None:
     """Refuse, before any work, a picture that cannot be drawn: an unknown kind or method, a bad
     ``n``, a model without an encoder (reconstructions, latents, interpolation) or without a 2-D
-    latent space (manifold).
+    latent space (manifold), a ``label`` that is not one of a conditional model's classes (or
+    any label for an unconditional model).
 
     Examples
     --------
@@ -736,10 +819,13 @@ interpolation, traversal
     if kind in NEEDS_ITEMS:
         _check_encodes(model, {"reconstructions": "reconstructions", "latents": "latent codes to project",
                                "interpolation": "encodings to interpolate between"}[kind])
+        if kind == "interpolation":
+            _latent_dim(model)  # a walk needs continuous codes (a VQ-VAE's discrete grid has none)
     elif kind == "manifold":
         _check_2d(model)
     else:
         _latent_dim(model)
+    class_index(model, label)
 
 
 def _reference(data, n: int, seed: int):
@@ -749,7 +835,8 @@ def _reference(data, n: int, seed: int):
     return data.to_data(data.x[idx])
 
 
-def latent_picture(kind: str, model, data=None, *, n: int | None = None, method: str = "auto", seed: int = 0):
+def latent_picture(kind: str, model, data=None, *, n: int | None = None, method: str = "auto", seed: int = 0,
+                   label=None):
     """Draw a latent picture by name, from a model and the dataset it was trained on.
 
     Parameters
@@ -769,6 +856,11 @@ def latent_picture(kind: str, model, data=None, *, n: int | None = None, method:
         The projection of ``latents``.
     seed : int
         Picks the items (and seeds t-SNE and UMAP).
+    label : int or str, optional
+        Conditional models (cvae, cgan) only: the class (index or name) the manifold and the
+        traversal are decoded as (default the first class), and the class whose items an
+        interpolation walks between (default: each pair from the class of a random item).
+        Reconstructions and latent means use each item's own label.
 
     Returns
     -------
@@ -781,7 +873,7 @@ def latent_picture(kind: str, model, data=None, *, n: int | None = None, method:
     >>> ppca = ls.models.create("ppca", n_components=8).fit(data)
     >>> fig = latent_picture("interpolation", ppca, data, n=2)
     """
-    check_picture(kind, model, n=n, method=method)
+    check_picture(kind, model, n=n, method=method, label=label)
     if kind in NEEDS_ITEMS and data is None:
         raise UserError(f"a picture of {kind} needs items to encode; give the dataset the model was trained on")
     if data is not None and tuple(data.shape) != tuple(model.info_.shape):
@@ -791,10 +883,11 @@ def latent_picture(kind: str, model, data=None, *, n: int | None = None, method:
     held = data.test if data is not None and data.test is not None else data
     points = model.info_.modality == "points"
     reference = _reference(data, 2000, seed) if points else None
+    conditional = is_conditional(model)
     if kind == "reconstructions":
         return reconstructions(model, held, n=n, seed=seed, reference=reference)
     if kind == "manifold":
-        return latent_manifold(model, n, reference=reference)
+        return latent_manifold(model, n, reference=reference, label=label)
     if kind == "latents":
         return latent_projection(model, held, method=method, n=n, seed=seed)
     if kind == "interpolation":
@@ -802,6 +895,12 @@ def latent_picture(kind: str, model, data=None, *, n: int | None = None, method:
         if len(items) < 2:
             raise UserError("interpolation needs at least 2 items to walk between")
         g = torch.Generator().manual_seed(int(seed))
+        if conditional:  # two items of one class, encoded and decoded given it
+            _check_labelled(model, held.y)
+            pick = same_class_pairs(held.y, n, g, label=None if label is None else class_index(model, label))
+            return item_interpolation(model, items[pick[:, 0]], items[pick[:, 1]], reference=reference,
+                                      labels=held.y[pick[:, 0]],
+                                      title="each row between two items of one class, given its label")
         pick = torch.stack([torch.randperm(len(items), generator=g)[:2] for _ in range(n)])
         return item_interpolation(model, items[pick[:, 0]], items[pick[:, 1]], reference=reference)
-    return latent_traversal(model, held if data is not None and can_encode(model) else None, n_dims=n)
+    return latent_traversal(model, held if data is not None and can_encode(model) else None, n_dims=n, label=label)

@@ -5,6 +5,8 @@
 - :func:`interpolation_paths` decodes paths between encodings of real items (models that can
   encode) or between random Gaussian codes (spherical interpolation, which keeps the codes at
   the typical norm of a Gaussian draw instead of cutting through the low-norm middle);
+  conditional models (cvae, cgan) decode each path as one class, and a cvae walks between two
+  items of that class (:func:`same_class_pairs`);
 - :func:`interpolation_strip` draws the decoded paths: rows of images, or paths over a
   scatter of real points for 2-D data;
 - :func:`traversal_grid` draws :func:`latentspace.latent.traverse`'s grid, one row per latent
@@ -22,14 +24,50 @@ import torch
 from latentspace.errors import UserError
 # the latent-space operations live in latentspace.latent; imported here for the plots and old callers
 from latentspace.latent import can_encode, latent_size, lerp, slerp  # noqa: F401
+from latentspace.latent import _class_names, _decode, _labels, encode_items, is_conditional
 
 
-def interpolation_paths(model, real=None, *, rows: int = 3, steps: int = 10, seed: int = 0) -> dict:
+def same_class_pairs(labels, n: int, generator: torch.Generator | None = None, *, label: int | None = None):
+    """``n`` random pairs of distinct items of one class each: indices ``(n, 2)`` into ``labels``.
+
+    Each pair's first item is drawn at random among the items of a class with at least two
+    (of class ``label`` only, when given), its second among the other items of that class.
+
+    Examples
+    --------
+    >>> pairs = same_class_pairs(torch.tensor([0, 1, 0, 1, 1, 2]), 4, torch.Generator().manual_seed(0))
+    >>> y = torch.tensor([0, 1, 0, 1, 1, 2])
+    >>> bool((y[pairs[:, 0]] == y[pairs[:, 1]]).all()), bool((pairs[:, 0] != pairs[:, 1]).all())
+    (True, True)
+    """
+    y = torch.as_tensor(labels).long().cpu()
+    counts = torch.bincount(y, minlength=int(y.max()) + 1 if len(y) else 1)
+    ok = counts[y] >= 2
+    if label is not None:
+        ok &= y == int(label)
+    candidates = ok.nonzero().flatten()
+    if len(candidates) == 0:
+        which = f"of class {label} " if label is not None else ""
+        raise UserError(f"no two items {which}share a class to walk between; give more labelled items")
+    out = []
+    for _ in range(int(n)):
+        i = int(candidates[torch.randint(len(candidates), (1,), generator=generator)])
+        others = ((y == y[i]) & (torch.arange(len(y)) != i)).nonzero().flatten()
+        out.append((i, int(others[torch.randint(len(others), (1,), generator=generator)])))
+    return torch.tensor(out, dtype=torch.long).reshape(-1, 2)
+
+
+def interpolation_paths(model, real=None, *, labels=None, rows: int = 3, steps: int = 10, seed: int = 0) -> dict:
     """Decoded paths through ``model``'s latent space, ready for :func:`interpolation_strip`.
 
     Models that can encode walk linearly between the encodings of pairs of ``real`` items
     (data-space, e.g. held-out ones); the others, or when ``real`` is None, walk spherically
     between pairs of standard normal codes drawn with ``seed``.
+
+    Conditional models decode each path as one class: a cvae walks between two ``real`` items
+    of the same class (:func:`same_class_pairs`), both encoded given it (:math:`E[z|x, y]`),
+    so the path shows a change of style within the class; a model that does not encode (cgan)
+    decodes path ``r`` as class ``r mod K``.
 
     Parameters
     ----------
@@ -37,6 +75,8 @@ def interpolation_paths(model, real=None, *, rows: int = 3, steps: int = 10, see
         A fitted model with a latent space (see :func:`latent_size`).
     real : tensor (m, *item shape), optional
         Real items to pick the ends from (needs ``m >= 2``).
+    labels : tensor (m,) of int, optional
+        The classes of ``real``; a conditional model that encodes (cvae) needs them.
     rows : int
         Number of paths.
     steps : int
@@ -49,29 +89,41 @@ def interpolation_paths(model, real=None, *, rows: int = 3, steps: int = 10, see
     dict
         ``paths``: data-space items ``(rows, steps, *shape)``; ``ends``: the real items at the
         ends ``(rows, 2, *shape)`` or None; ``method``: ``"lerp"`` or ``"slerp"``; ``between``:
-        ``"encodings of real items"`` or ``"random Gaussian codes"``.
+        ``"encodings of real items"`` or ``"random Gaussian codes"``; ``labels``: the class
+        index of each path ``(rows,)`` for conditional models, else None; ``classes``: their names.
     """
     d = latent_size(model)
     if d is None:
         raise UserError(f"{model.name!r} has no latent space to walk through; use a gan, vae or ppca model")
     rows = max(1, int(rows))
     g = torch.Generator().manual_seed(int(seed))
-    ends = None
+    ends, conditional = None, is_conditional(model)
+    y = None
     if real is not None and can_encode(model) and len(real) >= 2:
         real = torch.as_tensor(real, dtype=torch.float32)
-        pick = torch.stack([torch.randperm(len(real), generator=g)[:2] for _ in range(rows)])
+        if conditional:
+            ry = _labels(model, labels, len(real), default="required")
+            pick = same_class_pairs(ry, rows, g)
+            y = ry[pick[:, 0]]
+        else:
+            pick = torch.stack([torch.randperm(len(real), generator=g)[:2] for _ in range(rows)])
         ends = real[pick]  # (rows, 2, *shape)
-        codes = model.encode(ends.reshape(rows * 2, *real.shape[1:])).float().cpu().reshape(rows, 2, -1)
+        flat_y = None if y is None else y.repeat_interleave(2)
+        codes = encode_items(model, ends.reshape(rows * 2, *real.shape[1:]), flat_y).float().reshape(rows, 2, -1)
         method, between, walk = "lerp", "encodings of real items", lerp
     else:
         codes = torch.randn(rows, 2, d, generator=g)
         method, between, walk = "slerp", "random Gaussian codes", slerp
+        if conditional:
+            y = _labels(model, None, rows, default="cycle")
     z = torch.cat([walk(codes[r, 0], codes[r, 1], steps) for r in range(rows)])
-    x = torch.as_tensor(model.decode(z)).detach().float().cpu()
-    return {"paths": x.reshape(rows, steps, *x.shape[1:]), "ends": ends, "method": method, "between": between}
+    x = _decode(model, z, None if y is None else y.repeat_interleave(steps))
+    names = _class_names(model)
+    return {"paths": x.reshape(rows, steps, *x.shape[1:]), "ends": ends, "method": method, "between": between,
+            "labels": y, "classes": None if y is None else [names[int(k)] for k in y]}
 
 
-def interpolation_strip(paths, info, *, ends=None, reference=None, title: str | None = None):
+def interpolation_strip(paths, info, *, ends=None, reference=None, title: str | None = None, row_labels=None):
     """A figure of latent interpolations: one row per path.
 
     Parameters
@@ -85,6 +137,9 @@ def interpolation_strip(paths, info, *, ends=None, reference=None, title: str | 
     reference : tensor (m, 2), optional
         For points: real items drawn underneath in grey.
     title : str, optional
+    row_labels : sequence of str, optional
+        A label per row (e.g. the class a conditional model decoded it as): beside the row for
+        images, at the start of the path for points.
 
     Returns
     -------
@@ -102,8 +157,13 @@ def interpolation_strip(paths, info, *, ends=None, reference=None, title: str | 
     if x.ndim != item_ndim + 2:
         raise UserError(f"paths must have shape (rows, steps, {', '.join(map(str, info.shape))}), "
                         f"got {tuple(x.shape)}")
+    if row_labels is not None and len(row_labels) != x.shape[0]:
+        raise UserError(f"row_labels names {len(row_labels)} rows for {x.shape[0]} paths; give one per row")
     if info.modality == "points":
         fig = _points_strip(plt, x, ends, reference)
+        for r, text in enumerate(row_labels or []):
+            start = x[r, 0].reshape(-1)[:2].numpy()
+            fig.axes[0].annotate(str(text), start, fontsize=7, xytext=(3, 3), textcoords="offset points")
         if title:
             fig.suptitle(title)
         fig.tight_layout()
@@ -111,6 +171,12 @@ def interpolation_strip(paths, info, *, ends=None, reference=None, title: str | 
         if ends is not None:
             ends = rendered(torch.as_tensor(ends).detach().float().cpu(), info)
         fig = _image_strip(plt, rendered(x, info), ends)
+        if row_labels is not None:
+            cols = x.shape[1] + (2 if ends is not None else 0)
+            for r, text in enumerate(row_labels):
+                fig.axes[r * cols].set_ylabel(str(text), fontsize=7, rotation=0, ha="right", va="center")
+            longest = max(len(str(t)) for t in row_labels)
+            fig.subplots_adjust(left=min(0.4, (0.15 + 0.06 * longest) / fig.get_figwidth()))
         if title:
             fig.suptitle(title, fontsize=9)
     return fig
