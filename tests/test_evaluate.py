@@ -1,6 +1,7 @@
 """Domain features and ``evaluate``: caching, and the validation cases on real digits."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -78,6 +79,17 @@ def test_points_are_compared_in_standardised_coordinates():
     assert phi.kind == "standardised" and phi.num_features == 2
     x = data.test.to_data()[:10]
     assert torch.allclose(phi.features(x), data.info.to_model(x).flatten(1), atol=1e-6)
+
+
+def test_features_constant_in_training_do_not_blow_up_the_distances(digits):
+    # under "standardised" features the digits' border pixels are 0 in every training item
+    noisy = digits.test.to_data().clone()
+    noisy[:, :, 0, 0] += 1.0  # one such pixel lit in every sample
+    real = evaluate(digits.test.to_data(), digits, features="standardised")
+    lit = evaluate(noisy, digits, features="standardised")
+    assert real["scores"]["fd"] == pytest.approx(real["floor"]["fd"], rel=1e-6)
+    assert all(math.isfinite(r["scores"][k]) for r in (real, lit) for k in ("fd", "kid_mean"))
+    assert real["scores"]["fd"] < lit["scores"]["fd"] < 1e6
 
 
 # -- the validation cases ----------------------------------------------------------------------

@@ -155,7 +155,11 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
     f_test = phi.features(test) if test is not None else None
     # One scale for every extractor: features standardised by the training items' statistics
     # (KID's polynomial kernel, unlike the Fréchet distance, depends on the features' scale).
-    mean, std = f_train.mean(0), f_train.std(0).clamp_min(1e-8)
+    # A feature that never varies in training (a border pixel of the digits under "standardised")
+    # gets 1% of the typical spread as its scale: dividing by ~0 would let any sample that differs
+    # there swamp every distance (FD ~1e16), while dropping it would hide that difference.
+    mean, std = f_train.mean(0), f_train.std(0)
+    std = std.clamp_min(max(1e-8, 0.01 * float(std.mean())))
     f_fake, f_train = (f_fake - mean) / std, (f_train - mean) / std
     f_test = (f_test - mean) / std if f_test is not None else None
 
