@@ -365,3 +365,36 @@ def test_d_gate_skips_the_discriminator_update_only_when_it_is_accurate_enough(r
         built(ring, d_gate=0.8, loss="wgan-gp", **TINY)
     with pytest.raises(UserError, match="d_gate"):
         built(ring, d_gate=1.5, **TINY)
+
+
+def test_group_std_is_zero_for_identical_items_and_grows_with_their_spread():
+    a, b = torch.randn(2, 3, 4, 4)
+    h = torch.stack([a, a, a, a, a, b, a, b])  # groups of 4: identical, then varied
+    s = nets.group_std(h, 4)
+    assert s.shape == (8, 1, 4, 4)
+    assert torch.all(s[:4] < 1e-3) and torch.all(s[4:] > 1e-2)
+    assert torch.equal(s[4], s[7])  # one value per group and position
+    wide = nets.group_std(torch.stack([a, a, a, a, a, 3 * b, a, 3 * b]), 4)
+    assert wide[4:].mean() > s[4:].mean()
+
+
+def test_minibatch_std_scores_real_and_generated_items_in_separate_forwards(digits, ring):
+    def d_calls(**params):
+        model = built(digits, width=8, **params)
+        calls = []
+        model.nets_["D"].register_forward_pre_hook(lambda mod, args: calls.append(len(args[0])))
+        step(model, digits, n=16)
+        return calls
+
+    assert d_calls() == [32, 16]                  # real and generated together, then the generator's step
+    assert d_calls(minibatch_std=4) == [16, 16, 16]
+    model = built(digits, width=8, minibatch_std=4)
+    assert model.nets_["D"].head.in_features == model.nets_["D"].flat_dim + 16  # one extra 4x4 map
+    cgan = ls.models.create("cgan", width=8, minibatch_std=4, projection=True).fit(digits, steps=2, batch_size=16,
+                                                                                  progress=False)
+    assert cgan.sample(4, seed=0).shape == (4, 1, 8, 8)
+    for bad in (1, -2):
+        with pytest.raises(UserError, match="minibatch_std"):
+            built(digits, width=8, minibatch_std=bad)
+    with pytest.raises(UserError, match="minibatch_std"):
+        built(ring, minibatch_std=4, **TINY)

@@ -31,7 +31,7 @@ from torch import nn
 from latentspace.errors import UserError
 from latentspace.models.base import register
 from latentspace.models.gan import GAN
-from latentspace.models.nets import ConvDecoder, ConvEncoder, dcgan_init, is_spatial, mlp
+from latentspace.models.nets import ConvDecoder, ConvEncoder, dcgan_init, group_std, is_spatial, mlp
 
 
 class ConditionalGenerator(nn.Module):
@@ -82,9 +82,14 @@ class _ConvFeatures(nn.Module):
     def __init__(self, encoder: ConvEncoder):
         super().__init__()
         self.features = encoder.features
+        self.minibatch_std = encoder.minibatch_std
+        self.dim = encoder.head.in_features
 
     def forward(self, x):
-        return F.leaky_relu(self.features(x).flatten(1), 0.2)
+        h = self.features(x)
+        if self.minibatch_std:
+            h = torch.cat([h, group_std(h, self.minibatch_std)], 1)
+        return F.leaky_relu(h.flatten(1), 0.2)
 
 
 @register
@@ -147,11 +152,13 @@ class CGAN(GAN):
             G = ConvDecoder(self.z_dim + e, info.shape, width=self.width, norm="batch", out_act=nn.Tanh(),
                             upsample=self.upsample_for(info))
             if self.projection:
-                enc = ConvEncoder(info.shape, 1, width=self.width, norm=self.conv_d_norm)
-                D = ProjectionDiscriminator(k, _ConvFeatures(enc), enc.flat_dim)
+                enc = ConvEncoder(info.shape, 1, width=self.width, norm=self.conv_d_norm,
+                                  minibatch_std=self.minibatch_std)
+                phi = _ConvFeatures(enc)
+                D = ProjectionDiscriminator(k, phi, phi.dim)
             else:
                 D = ConcatDiscriminator(k, ConvEncoder((channels + k, *spatial), 1, width=self.width,
-                                                       norm=self.conv_d_norm))
+                                                       norm=self.conv_d_norm, minibatch_std=self.minibatch_std))
         else:
             G = nn.Sequential(mlp([self.z_dim + e] + [self.hidden] * self.layers + [info.dim], act=nn.ReLU),
                               nn.Unflatten(1, tuple(info.shape)))

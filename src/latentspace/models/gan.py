@@ -272,6 +272,11 @@ class GAN(NeuralModel):
         does with 0.8 (Wu et al. 2016): on small or binary data (voxels) the discriminator
         otherwise wins within a few hundred steps and the generator's gradient vanishes.
         Losses ``ns``, ``lsgan`` and ``hinge``; the logged ``d_acc`` is that accuracy.
+    minibatch_std : int
+        (0: off.) Conv discriminators only: append the minibatch standard deviation over groups
+        of this many items as a feature map before the last layer (Karras et al. 2018), so the
+        discriminator can see a lack of variety: a generator that has collapsed onto one item
+        is told apart from the data. Real and generated items are never grouped together.
     spectral_norm : bool
         Spectral normalisation of every linear and conv layer of the discriminator, which keeps
         its largest singular value at 1 and so bounds its Lipschitz constant.
@@ -338,7 +343,7 @@ class GAN(NeuralModel):
                  top_k: float | None = None, rejection_sampling: bool | None = None, loss: str = "ns",
                  optimizer: str | None = None, clip: float = 0.01, gp_lambda: float | None = None,
                  spectral_norm: bool = False, diffaugment: str = "", upsample: str = "auto",
-                 d_gate: float = 0.0):
+                 d_gate: float = 0.0, minibatch_std: int = 0):
         self.latent_dim = latent_dim
         self.hidden = hidden
         self.layers = layers
@@ -366,6 +371,7 @@ class GAN(NeuralModel):
         self.diffaugment = diffaugment
         self.upsample = upsample
         self.d_gate = d_gate
+        self.minibatch_std = minibatch_std
 
     def upsample_for(self, info) -> str:
         """The conv generator's upsampling for data described by ``info`` (``upsample`` resolved)."""
@@ -413,6 +419,9 @@ class GAN(NeuralModel):
                             "use loss='ns' or rejection_sampling=false")
         if self.clip <= 0:
             raise UserError(f"clip must be positive, got {self.clip}")
+        if self.minibatch_std < 0 or self.minibatch_std == 1 or (self.minibatch_std and not is_spatial(info)):
+            raise UserError(f"minibatch_std is a group size >= 2 (0: off) for conv discriminators (images, "
+                            f"volumes); got {self.minibatch_std} for {info.modality}")
         if not 0.0 <= self.d_gate <= 1.0 or (self.d_gate > 0 and self.loss in ("wgan", "wgan-gp")):
             raise UserError(f"d_gate must lie in [0, 1] (0: off) and needs a classifying discriminator "
                             f"(loss ns, lsgan or hinge); got {self.d_gate} with loss={self.loss!r}")
@@ -443,7 +452,8 @@ class GAN(NeuralModel):
             channels, *spatial = info.shape
             G = ConvDecoder(self.z_dim, info.shape, width=self.width, norm="batch", out_act=nn.Tanh(),
                             upsample=self.upsample_for(info))
-            D = ConvEncoder((channels * self.pac, *spatial), 1, width=self.width, norm=self.conv_d_norm)
+            D = ConvEncoder((channels * self.pac, *spatial), 1, width=self.width, norm=self.conv_d_norm,
+                            minibatch_std=self.minibatch_std)
         else:
             norm = nn.BatchNorm1d if self.g_batch_norm else None
             G = nn.Sequential(mlp([self.z_dim] + [self.hidden] * self.layers + [info.dim], act=nn.ReLU, norm=norm),
@@ -518,8 +528,10 @@ class GAN(NeuralModel):
                 real = real.detach().requires_grad_(True)
             real_seen, fake_seen = seen(real), seen(fake)
             both = None if y is None else torch.cat([labels, labels])
-            out = self.discriminate(torch.cat([real_seen, fake_seen]), both)
-            real_out, fake_out = out.chunk(2)
+            if self.minibatch_std:  # batch statistics: real and generated items in separate forwards
+                real_out, fake_out = self.discriminate(real_seen, labels), self.discriminate(fake_seen, labels)
+            else:
+                real_out, fake_out = self.discriminate(torch.cat([real_seen, fake_seen]), both).chunk(2)
             loss_d = discriminator_loss(real_out, fake_out, loss, self.label_smoothing)
             logs = {}
             if loss == "wgan-gp" and self.setting("gp_lambda") > 0:

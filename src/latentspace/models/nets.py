@@ -44,7 +44,8 @@ class ConvEncoder(nn.Module):
     ``dims`` is 2 for images/spectrograms and 3 for volumes (the 3-D GAN's discriminator).
     """
 
-    def __init__(self, shape, out_dim: int, width: int = 32, norm: str | None = None, dropout: float = 0.0):
+    def __init__(self, shape, out_dim: int, width: int = 32, norm: str | None = None, dropout: float = 0.0,
+                 minibatch_std: int = 0):
         super().__init__()
         channels, *spatial = shape
         dims = len(spatial)
@@ -65,10 +66,34 @@ class ConvEncoder(nn.Module):
             c_in = w
         self.features = nn.Sequential(*layers)
         self.flat_dim = c_in * int(math.prod(sizes[-1]))
-        self.head = nn.Linear(self.flat_dim, out_dim)
+        self.minibatch_std = minibatch_std
+        extra = int(math.prod(sizes[-1])) if minibatch_std else 0
+        self.head = nn.Linear(self.flat_dim + extra, out_dim)
 
     def forward(self, x):
-        return self.head(self.features(x).flatten(1))
+        h = self.features(x)
+        if self.minibatch_std:
+            h = torch.cat([h, group_std(h, self.minibatch_std)], 1)
+        return self.head(h.flatten(1))
+
+
+def group_std(h: torch.Tensor, group: int) -> torch.Tensor:
+    """The minibatch standard deviation of Karras et al. 2018, as one extra channel.
+
+    Consecutive items form groups of ``group`` (fewer if the batch does not divide); within each
+    group the standard deviation of every feature at every position is averaged over features,
+    giving each item its group's value per position. A discriminator that sees it can tell a
+    batch of near-identical items (a collapsed generator) from a varied one. Items of one
+    forward are grouped together, so real and generated items must go through separate forwards
+    (the GAN does so when the option is on).
+    """
+    n = len(h)
+    g = math.gcd(n, group) if n % group else group
+    if g < 2:
+        return torch.zeros_like(h[:, :1])
+    grouped = h.reshape(n // g, g, *h.shape[1:])
+    std = (grouped.var(1, unbiased=False) + 1e-8).sqrt().mean(1, keepdim=True)  # (n/g, 1, *spatial)
+    return std.repeat_interleave(g, 0)
 
 
 class ConvDecoder(nn.Module):
