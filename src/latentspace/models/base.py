@@ -223,3 +223,19 @@ def load(path) -> GenerativeModel:
     model.info_ = DataInfo.from_json(meta["data"])
     model._set_state(load_state(folder / WEIGHTS_FILE), meta.get("extra", {}))
     return model
+
+
+def check_labels(n: int, labels, num_classes: int, classes=None) -> torch.Tensor:
+    """Requested labels of a conditional model as a (n,) long tensor: one class for all, or one per item."""
+    y = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
+    if y.ndim == 0:
+        y = y.expand(n)
+    if y.ndim != 1 or len(y) != n:
+        raise UserError(f"labels must be one class or one per item ({n}), got shape {tuple(y.shape)}")
+    if y.is_floating_point() and not bool((y == y.round()).all()):
+        raise UserError("labels must be integer class indices")
+    y = y.long()
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        names = ", ".join(map(str, classes or range(num_classes)))
+        raise UserError(f"labels must lie in 0..{num_classes - 1} (classes: {names})")
+    return y

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentspace.errors import UserError
-from latentspace.models.base import register
+from latentspace.models.base import check_labels, register
 from latentspace.models.gan import GAN
 from latentspace.models.nets import ConvDecoder, ConvEncoder, dcgan_init, group_std, is_spatial, mlp
 
@@ -188,18 +188,7 @@ class CGAN(GAN):
         k = self.info_.num_classes
         if labels is None:
             return torch.arange(n) % k
-        y = torch.as_tensor(labels)
-        if y.ndim == 0:
-            y = y.expand(n)
-        if y.ndim != 1 or len(y) != n:
-            raise UserError(f"labels must be one class or one per item ({n}), got shape {tuple(y.shape)}")
-        if y.is_floating_point() and not bool((y == y.round()).all()):
-            raise UserError("labels must be integer class indices")
-        y = y.long()
-        if len(y) and (int(y.min()) < 0 or int(y.max()) >= k):
-            names = ", ".join(map(str, self.info_.classes or range(k)))
-            raise UserError(f"labels must lie in 0..{k - 1} (classes: {names})")
-        return y
+        return check_labels(n, labels, k, self.info_.classes)
 
     @torch.no_grad()
     def sample(self, n, *, seed=None, labels=None, **cond):

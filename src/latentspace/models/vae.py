@@ -93,7 +93,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentspace.errors import UserError
-from latentspace.models.base import register
+from latentspace.models.base import check_labels, register
 from latentspace.models.nets import ConvDecoder, ConvEncoder, is_spatial, mlp
 from latentspace.models.neural import NeuralModel
 
@@ -260,22 +260,6 @@ class _LogVar(nn.Module):
 
     def forward(self):
         return self.logvar.clamp(-10, 5)
-
-
-def _check_labels(n: int, labels, num_classes: int, classes=None) -> torch.Tensor:
-    """Requested labels as a (n,) long tensor (one class for all, or one per item)."""
-    y = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
-    if y.ndim == 0:
-        y = y.expand(n)
-    if y.ndim != 1 or len(y) != n:
-        raise UserError(f"labels must be one class or one per item ({n}), got shape {tuple(y.shape)}")
-    if y.is_floating_point() and not bool((y == y.round()).all()):
-        raise UserError("labels must be integer class indices")
-    y = y.long()
-    if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-        names = ", ".join(map(str, classes or range(num_classes)))
-        raise UserError(f"labels must lie in 0..{num_classes - 1} (classes: {names})")
-    return y
 
 
 @register
@@ -583,7 +567,7 @@ class VAE(NeuralModel):
             if required:
                 raise UserError(f"{self.name} {what} needs the items' labels: pass labels=... (one class per item)")
             return (torch.arange(n) % k).to(self.device_)
-        return _check_labels(n, labels, k, self.info_.classes).to(self.device_)
+        return check_labels(n, labels, k, self.info_.classes).to(self.device_)
 
     # -- the API -------------------------------------------------------------------------------
     def _decode_mean(self, z, y=None):

@@ -62,6 +62,7 @@ from latentspace.errors import UserError
 from latentspace.models.base import register
 from latentspace.models.nets import is_spatial, mlp
 from latentspace.models.neural import NeuralModel
+from latentspace.models.vae import _LogVar, bernoulli_log_prob, gaussian_log_prob
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -304,17 +305,6 @@ class MLPVQDecoder(nn.Module):
 
     def forward(self, z):
         return self.net(z.squeeze(2).transpose(1, 2).flatten(1)).view(len(z), *self.shape)
-
-
-class _LogVar(nn.Module):
-    """A learned per-feature log-variance for the Gaussian likelihood."""
-
-    def __init__(self, shape):
-        super().__init__()
-        self.logvar = nn.Parameter(torch.full(tuple(shape), -2.0))
-
-    def forward(self):
-        return self.logvar.clamp(-10, 5)
 
 
 # -- the PixelCNN prior ----------------------------------------------------------------------------
@@ -627,9 +617,8 @@ class VQVAE(NeuralModel):
 
     def _log_px_given_z(self, target, out):
         if self.obs_model == "bernoulli":
-            return -F.binary_cross_entropy_with_logits(out, target, reduction="none").flatten(1).sum(1)
-        logvar = self.net("obs")().expand_as(out)
-        return (-0.5 * (LOG_2PI + logvar + (target - out) ** 2 * torch.exp(-logvar))).flatten(1).sum(1)
+            return bernoulli_log_prob(target, out).flatten(1).sum(1)
+        return gaussian_log_prob(target, out, self.net("obs")().expand_as(out)).flatten(1).sum(1)
 
     def _quantise(self, xm):
         """Model-space items -> code indices ``(n, *grid)``."""
