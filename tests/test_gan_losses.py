@@ -1,5 +1,7 @@
 """GAN losses (ns, lsgan, hinge, wgan, wgan-gp), the gradient penalty, spectral norm, DiffAugment and the hacks."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -339,6 +341,34 @@ def test_conv_generators_upsample_by_transposed_convs_for_volumes_and_nearest_fo
         ls.models.create("gan", upsample="bilinear")
 
 
+def test_volumes_default_to_the_gate_and_mode_seeking_and_other_data_to_neither(tmp_path, ring):
+    np.save(tmp_path / "vox.npy", np.random.default_rng(0).random((40, 16, 16, 16)) > 0.5)
+    volume, image = ls.data.load(str(tmp_path / "vox.npy")), ls.data.load("digits")
+
+    def defaults(data, **params):
+        gan = ls.models.create("gan", width=8, **params).build(data.info)
+        return gan.setting("d_gate"), gan.setting("mode_seeking")
+
+    assert defaults(volume) == (0.8, 0.05) and defaults(volume, loss="hinge") == (0.8, 0.05)
+    assert defaults(volume, loss="wgan-gp") == (0.0, 0.05)  # a Wasserstein critic takes no gate
+    assert defaults(volume, d_gate=0.0, mode_seeking=0.0) == (0.0, 0.0)
+    assert defaults(image) == (0.0, 0.0) and defaults(ring) == (0.0, 0.0)
+    assert ls.models.create("wgan", width=8).build(volume.info).setting("d_steps") == 5  # loss recipe kept
+    logs = step(built(volume, width=8), volume, n=8)
+    assert 0.0 <= logs["d_acc"] <= 1.0 and logs["ms_ratio"] > 0
+
+
+def test_volumes_train_at_a_constant_learning_rate_by_default_and_images_at_a_decaying_one(tmp_path):
+    np.save(tmp_path / "vox.npy", np.random.default_rng(0).random((40, 8, 8, 8)) > 0.5)
+    volume, image = ls.data.load(str(tmp_path / "vox.npy")), ls.data.load("digits")
+    for data, schedule, steps in ((volume, "constant", 3600), (image, "linear", 6000)):
+        gan = ls.models.create("gan", width=8)
+        assert gan._default_steps(data) == steps
+        gan.fit(data, steps=2, batch_size=8, progress=False, out=tmp_path / schedule)
+        config = json.loads((tmp_path / schedule / "config.json").read_text())
+        assert config["train"]["lr_schedule"] == schedule
+
+
 @pytest.mark.parametrize("loss", ["ns", "lsgan", "hinge"])
 def test_d_accuracy_counts_real_above_and_fake_below_the_threshold(loss):
     t = 0.5 if loss == "lsgan" else 0.0
@@ -398,3 +428,38 @@ def test_minibatch_std_scores_real_and_generated_items_in_separate_forwards(digi
             built(digits, width=8, minibatch_std=bad)
     with pytest.raises(UserError, match="minibatch_std"):
         built(ring, minibatch_std=4, **TINY)
+
+
+# -- mode seeking ------------------------------------------------------------------------------
+def test_mode_seeking_ratio_is_item_spread_over_code_spread():
+    x1, x2 = torch.zeros(3, 2), torch.full((3, 2), 0.5)
+    z1, z2 = torch.zeros(3, 4), torch.full((3, 4), -2.0)
+    assert torch.isclose(gan_module.mode_seeking_ratio(x1, x2, z1, z2), torch.tensor(0.25))
+    assert gan_module.mode_seeking_ratio(x1, x1, z1, z2) == 0  # a collapsed generator
+
+
+def test_mode_seeking_adds_its_term_to_the_generator_loss(ring):
+    def logs(weight):
+        torch.manual_seed(0)
+        model = built(ring, mode_seeking=weight, **TINY)
+        torch.manual_seed(1)
+        return step(model, ring)
+
+    plain, seeking = logs(0.0), logs(0.5)
+    assert "ms_ratio" not in plain and seeking["ms_ratio"] > 0
+    assert seeking["loss_d"] == pytest.approx(plain["loss_d"])
+    assert seeking["loss_g"] == pytest.approx(plain["loss_g"] + 0.5 / (seeking["ms_ratio"] + 1e-5), rel=1e-5)
+    with pytest.raises(UserError, match="mode_seeking"):
+        built(ring, mode_seeking=-1.0, **TINY)
+
+
+def test_mode_seeking_pairs_codes_of_the_same_label_in_a_conditional_gan():
+    digits = ls.data.load("digits")
+    model = built(digits, name="cgan", width=8, mode_seeking=1.0)
+    seen = []
+    model.generate = (lambda generate: lambda z, y=None: seen.append(y) or generate(z, y))(model.generate)
+    batch = {"x": digits.x[:15], "y": digits.y[:15], "progress": 0.0}
+    model.train_step(batch, 0)
+    g_labels = seen[-1]  # the generator's step: pairs (i, i + 7) share a label, the odd one keeps its own
+    assert torch.equal(g_labels[:7], g_labels[7:14]) and torch.equal(g_labels[:7], digits.y[:7])
+    assert g_labels[14] == digits.y[14] and not torch.equal(g_labels, digits.y[:15])

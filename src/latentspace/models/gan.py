@@ -59,6 +59,10 @@ The stabilising hacks are options:
   penalises mode collapse;
 - ``top_k`` (Sinha et al. 2020): the generator learns only from the samples :math:`D` rates
   best — any loss;
+- ``mode_seeking`` (Mao et al. 2019): the generator also minimises
+  :math:`\lambda \big/ \big(\overline{|G(z_1) - G(z_2)|} / \overline{|z_1 - z_2|} + 10^{-5}\big)` over
+  pairs of its batch, so two codes far apart must give items far apart — a generator that
+  maps every :math:`z` to one item pays for it;
 - ``spectral_norm`` (Miyato et al. 2018): every linear and conv weight of :math:`D` is divided by
   its largest singular value :math:`\sigma(W)` (one power iteration per forward), which bounds
   :math:`D`'s Lipschitz constant by 1 (times that of its activations);
@@ -71,9 +75,12 @@ The stabilising hacks are options:
   only: no other loss makes :math:`D` a log density ratio.
 
 Networks follow the modality: MLPs for points, a stride-2 conv discriminator and an
-upsample+conv generator for images (2-D) and volumes (3-D). Neither discriminator has
-BatchNorm. The registry also holds the GAN under other defaults: ``dcgan``, ``wgan`` and
-``wgan-gp``.
+upsample+conv generator for images (2-D), transposed convs for volumes (3-D). Neither
+discriminator has BatchNorm. On volumes the GAN is the 3-D GAN (Wu et al. 2016): by default
+it gates the discriminator (``d_gate=0.8``) and adds a light mode-seeking term
+(``mode_seeking=0.05``), without which it drew one chair for every :math:`z` on ModelNet10
+(docs/gan-family.md). The registry also holds the GAN under other defaults: ``dcgan``,
+``wgan`` and ``wgan-gp``.
 """
 
 from __future__ import annotations
@@ -163,6 +170,14 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, generator=N
     return (norm - 1.0).pow(2).mean()
 
 
+def mode_seeking_ratio(x1: torch.Tensor, x2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference of paired items over that of their codes (Mao et al. 2019).
+
+    Near 0 when the generator ignores its noise; the mode-seeking term is its reciprocal.
+    """
+    return (x1 - x2).abs().mean() / (z1 - z2).abs().mean()
+
+
 def spectral_normalise(net: nn.Module, power_iterations: int = 5) -> nn.Module:
     """Put spectral normalisation (Miyato et al. 2018) on every linear and conv layer of ``net``.
 
@@ -185,7 +200,7 @@ def _has_batch_norm(net: nn.Module) -> bool:
 
 @register
 class GAN(NeuralModel):
-    """A GAN with an MLP (points) or convolutional (images, volumes) generator and discriminator.
+    r"""A GAN with an MLP (points) or convolutional (images, volumes) generator and discriminator.
 
     Parameters left at None take the defaults of ``recipes`` (by modality), overridden by
     those of ``loss_recipes`` (by loss and modality).
@@ -266,12 +281,20 @@ class GAN(NeuralModel):
         ``wgan`` only: the critic's weights are clipped to ``[-clip, clip]`` after each step.
     gp_lambda : float
         (None: 10, as in the paper; 1 for points.) ``wgan-gp`` only: weight of the gradient penalty.
+    mode_seeking : float
+        (None: 0.05 for volumes, 0 otherwise; 0 is off.) Weight :math:`\lambda` of the
+        mode-seeking term (Mao et al. 2019): the generator's batch is split into pairs
+        :math:`(z_1, z_2)` (for a conditional GAN, with the same label) and the generator also
+        minimises :math:`\lambda / (\text{ratio} + 10^{-5})`, the ratio being the mean absolute
+        difference of the two items over that of the two codes. A generator that ignores its
+        noise (mode collapse) makes the ratio small and the term large.
     d_gate : float
-        (0: off.) Skip the discriminator's update on a batch where its accuracy (real items
-        scored real, generated items scored fake) already exceeds ``d_gate``, as the 3-D GAN
-        does with 0.8 (Wu et al. 2016): on small or binary data (voxels) the discriminator
-        otherwise wins within a few hundred steps and the generator's gradient vanishes.
-        Losses ``ns``, ``lsgan`` and ``hinge``; the logged ``d_acc`` is that accuracy.
+        (None: 0.8 for volumes with losses ``ns``, ``lsgan``, ``hinge``, 0 otherwise; 0 is off.)
+        Skip the discriminator's update on a batch where its accuracy (real items scored real,
+        generated items scored fake) already exceeds ``d_gate``, as the 3-D GAN does with 0.8
+        (Wu et al. 2016): on small or binary data (voxels) the discriminator otherwise wins
+        within a few hundred steps and the generator's gradient vanishes. Losses ``ns``,
+        ``lsgan`` and ``hinge``; the logged ``d_acc`` is that accuracy.
     minibatch_std : int
         (0: off.) Conv discriminators only: append the minibatch standard deviation over groups
         of this many items as a feature map before the last layer (Karras et al. 2018), so the
@@ -305,33 +328,42 @@ class GAN(NeuralModel):
     default_batch_size = 256
 
     #: defaults of the parameters left at None, by modality, for ``loss="ns"`` (and, unless
-    #: ``loss_recipes`` says otherwise, for the other losses): the DCGAN recipe for images and
-    #: volumes, and for points a recipe measured on grid25 (see docs/gan-grid25.md); ``steps``
-    #: is the default training length
+    #: ``loss_recipes`` says otherwise, for the other losses): for points a recipe measured on
+    #: grid25 (see docs/gan-grid25.md); the DCGAN recipe for images; for volumes the DCGAN
+    #: recipe with the 3-D GAN's discriminator gate (Wu et al. 2016) and a light mode-seeking
+    #: term, measured on the ModelNet10 chairs (docs/gan-family.md); ``steps`` is the default
+    #: training length, ``lr_schedule`` (if given) the default schedule
     recipes = {
         "points": dict(steps=12000, optimizer="adam", lr=1e-3, lr_d=3e-3, beta1=0.0, beta2=0.9, d_steps=1,
-                       instance_noise=0.1, r1_gamma=0.0, top_k=0.5, rejection_sampling=True, gp_lambda=10.0),
+                       instance_noise=0.1, r1_gamma=0.0, top_k=0.5, rejection_sampling=True, gp_lambda=10.0,
+                       d_gate=0.0, mode_seeking=0.0),
         "spatial": dict(steps=6000, optimizer="adam", lr=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, d_steps=1,
-                        instance_noise=0.0, r1_gamma=0.0, top_k=1.0, rejection_sampling=False, gp_lambda=10.0),
+                        instance_noise=0.0, r1_gamma=0.0, top_k=1.0, rejection_sampling=False, gp_lambda=10.0,
+                        d_gate=0.0, mode_seeking=0.0),
     }
-    #: what each loss changes in ``recipes``, by modality: the papers' settings for images and
-    #: volumes; for points, wgan-gp's were measured on grid25 (docs/gan-grid25.md)
+    #: (a linearly decaying learning rate let the 3-D GAN drift into noisy, less varied chairs
+    #: over the last third of the run; a constant one does not)
+    recipes["volume"] = {**recipes["spatial"], "steps": 3600, "lr_schedule": "constant", "d_gate": 0.8,
+                         "mode_seeking": 0.05}
+    #: what each loss changes in ``recipes``, by modality ("spatial" also stands for "volume" when
+    #: that has no entry): the papers' settings for images and volumes; for points, wgan-gp's
+    #: were measured on grid25 (docs/gan-grid25.md). The Wasserstein critics take no gate.
     loss_recipes = {
         "lsgan": {"points": dict(rejection_sampling=False), "spatial": {}},
         "hinge": {"points": dict(rejection_sampling=False), "spatial": {}},
         "wgan": {kind: dict(optimizer="rmsprop", lr=5e-5, lr_d=5e-5, d_steps=5, instance_noise=0.0, top_k=1.0,
-                            rejection_sampling=False) for kind in ("points", "spatial")},
+                            rejection_sampling=False, d_gate=0.0) for kind in ("points", "spatial")},
         "wgan-gp": {
             # measured on grid25: TTUR with one critic step per generator step, a gentler penalty
             "points": dict(lr=2e-3, lr_d=6e-3, beta1=0.0, beta2=0.9, d_steps=1, gp_lambda=1.0, instance_noise=0.0,
                            top_k=1.0, rejection_sampling=False),
             "spatial": dict(lr=1e-4, lr_d=1e-4, beta1=0.0, beta2=0.9, d_steps=5, instance_noise=0.0, top_k=1.0,
-                            rejection_sampling=False),
+                            rejection_sampling=False, d_gate=0.0),
         },
     }
     param_types = {"lr": float, "lr_d": float, "beta1": float, "beta2": float, "instance_noise": float,
                    "r1_gamma": float, "top_k": float, "rejection_sampling": bool, "d_steps": int, "optimizer": str,
-                   "gp_lambda": float}
+                   "gp_lambda": float, "d_gate": float, "mode_seeking": float}
     choices = {"loss": LOSSES, "optimizer": (None, "adam", "rmsprop"), "upsample": ("auto", "nearest", "transposed")}
     default_lr_schedule = "linear"
 
@@ -343,7 +375,7 @@ class GAN(NeuralModel):
                  top_k: float | None = None, rejection_sampling: bool | None = None, loss: str = "ns",
                  optimizer: str | None = None, clip: float = 0.01, gp_lambda: float | None = None,
                  spectral_norm: bool = False, diffaugment: str = "", upsample: str = "auto",
-                 d_gate: float = 0.0, minibatch_std: int = 0):
+                 d_gate: float | None = None, minibatch_std: int = 0, mode_seeking: float | None = None):
         self.latent_dim = latent_dim
         self.hidden = hidden
         self.layers = layers
@@ -372,6 +404,7 @@ class GAN(NeuralModel):
         self.upsample = upsample
         self.d_gate = d_gate
         self.minibatch_std = minibatch_std
+        self.mode_seeking = mode_seeking
 
     def upsample_for(self, info) -> str:
         """The conv generator's upsampling for data described by ``info`` (``upsample`` resolved)."""
@@ -382,11 +415,15 @@ class GAN(NeuralModel):
     def _default_steps(self, data):
         return self.recipe(data.info)["steps"]
 
+    def _default_lr_schedule(self, data):
+        return self.recipe(data.info).get("lr_schedule", self.default_lr_schedule)
+
     # -- settings -------------------------------------------------------------------
     def recipe(self, info) -> dict:
         """The defaults for data described by ``info``: ``recipes`` updated by ``loss_recipes``."""
-        kind = "spatial" if is_spatial(info) else "points"
-        return {**self.recipes[kind], **self.loss_recipes.get(self.loss, {}).get(kind, {})}
+        kind = "volume" if info.modality == "volume" else "spatial" if is_spatial(info) else "points"
+        by_kind = self.loss_recipes.get(self.loss, {})
+        return {**self.recipes[kind], **by_kind.get(kind, by_kind.get("spatial", {}) if kind == "volume" else {})}
 
     def setting(self, name: str):
         """A parameter's value, or the modality's and loss's default when it was left at None."""
@@ -422,9 +459,12 @@ class GAN(NeuralModel):
         if self.minibatch_std < 0 or self.minibatch_std == 1 or (self.minibatch_std and not is_spatial(info)):
             raise UserError(f"minibatch_std is a group size >= 2 (0: off) for conv discriminators (images, "
                             f"volumes); got {self.minibatch_std} for {info.modality}")
-        if not 0.0 <= self.d_gate <= 1.0 or (self.d_gate > 0 and self.loss in ("wgan", "wgan-gp")):
+        gate = self.setting_from(info, "d_gate")
+        if not 0.0 <= gate <= 1.0 or (gate > 0 and self.loss in ("wgan", "wgan-gp")):
             raise UserError(f"d_gate must lie in [0, 1] (0: off) and needs a classifying discriminator "
-                            f"(loss ns, lsgan or hinge); got {self.d_gate} with loss={self.loss!r}")
+                            f"(loss ns, lsgan or hinge); got {gate} with loss={self.loss!r}")
+        if self.setting_from(info, "mode_seeking") < 0:
+            raise UserError(f"mode_seeking is a weight >= 0 (0: off), got {self.setting_from(info, 'mode_seeking')}")
         if self.setting_from(info, "gp_lambda") < 0:
             raise UserError(f"gp_lambda must be non-negative, got {self.gp_lambda}")
         parse_policy(self.diffaugment, len(info.shape) - 1 if is_spatial(info) else 0)
@@ -507,6 +547,7 @@ class GAN(NeuralModel):
         noise_std = self.setting("instance_noise") * first_half
         keep = self.setting("top_k") + (1.0 - self.setting("top_k")) * first_half
         d_steps, gamma, loss = self.setting("d_steps"), self.setting("r1_gamma"), self.loss
+        gate, seeking = self.setting("d_gate"), self.setting("mode_seeking")
 
         def seen(items):  # what D sees of a group of items: augmented, noised, packed (a pack never mixes groups)
             if self.diffaugment:
@@ -540,9 +581,9 @@ class GAN(NeuralModel):
             if gamma > 0:
                 (grad,) = torch.autograd.grad(real_out.sum(), real, create_graph=True)
                 loss_d = loss_d + 0.5 * gamma * grad.pow(2).flatten(1).sum(1).mean()
-            if self.d_gate > 0:
+            if gate > 0:
                 logs["d_acc"] = d_accuracy(real_out, fake_out, loss)
-                if logs["d_acc"] > self.d_gate:
+                if logs["d_acc"] > gate:
                     continue
             self.opt_d_.zero_grad(set_to_none=True)
             loss_d.backward()
@@ -553,11 +594,18 @@ class GAN(NeuralModel):
                         p.clamp_(-self.clip, self.clip)
 
         # Generator, on the best-rated fraction ``keep`` of its batch (top-k training).
-        fake = self.generate(noise(len(x)), y)
+        z, half = noise(len(x)), len(x) // 2
+        if seeking and y is not None:  # pairs (z_1, z_2) share their label
+            y = torch.cat([y[:half], y[:half], y[2 * half:]])
+        fake = self.generate(z, y)
         gen_out = self.discriminate(seen(fake), y)
         if keep < 1.0:
             gen_out = gen_out.flatten().topk(max(1, round(keep * gen_out.numel()))).values
         loss_g = generator_loss(gen_out, loss)
+        if seeking:
+            ratio = mode_seeking_ratio(fake[:half], fake[half:2 * half], z[:half], z[half:2 * half])
+            loss_g = loss_g + seeking / (ratio + 1e-5)
+            logs["ms_ratio"] = ratio.item()
         self.opt_g_.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g_.step()

@@ -114,9 +114,14 @@ class NeuralModel(GenerativeModel):
         cfg = TrainConfig(steps=steps or self._default_steps(data), batch_size=batch_size or self.default_batch_size,
                           seed=seed, out=None if out is None else str(out), resume=resume, overwrite=overwrite,
                           log_every=log_every, sample_every=sample_every, checkpoint_every=checkpoint_every,
-                          progress=progress, device=device, lr_schedule=lr_schedule or self.default_lr_schedule)
+                          progress=progress, device=device,
+                          lr_schedule=lr_schedule or self._default_lr_schedule(data))
         self._check_data(data)
         return train(self, data, cfg)
+
+    def _default_lr_schedule(self, data: Dataset) -> str:
+        """The learning-rate schedule when ``fit`` is not given one (override to depend on the data)."""
+        return self.default_lr_schedule
 
     def _default_steps(self, data: Dataset) -> int:
         """Training steps when ``fit`` is not given any (override to depend on the data)."""

@@ -551,7 +551,7 @@ class VQVAE(NeuralModel):
         """
         if isinstance(data, Dataset):
             self.plan_ = {"steps": int(steps or self._default_steps(data)),
-                          "lr_schedule": lr_schedule or self.default_lr_schedule}
+                          "lr_schedule": lr_schedule or self._default_lr_schedule(data)}
         return super().fit(data, steps=steps, lr_schedule=lr_schedule, **options)
 
     def prior_start(self, steps: int) -> int:
