@@ -449,6 +449,8 @@ def test_mode_seeking_adds_its_term_to_the_generator_loss(ring):
     assert "ms_ratio" not in plain and seeking["ms_ratio"] > 0
     assert seeking["loss_d"] == pytest.approx(plain["loss_d"])
     assert seeking["loss_g"] == pytest.approx(plain["loss_g"] + 0.5 / (seeking["ms_ratio"] + 1e-5), rel=1e-5)
+    lone = step(built(ring, mode_seeking=0.5, **TINY), ring, n=1)  # no pair to compare
+    assert "ms_ratio" not in lone and np.isfinite(lone["loss_g"])
     with pytest.raises(UserError, match="mode_seeking"):
         built(ring, mode_seeking=-1.0, **TINY)
 

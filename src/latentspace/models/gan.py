@@ -595,6 +595,7 @@ class GAN(NeuralModel):
 
         # Generator, on the best-rated fraction ``keep`` of its batch (top-k training).
         z, half = noise(len(x)), len(x) // 2
+        seeking = seeking if half > 0 else 0.0  # a batch of one has no pair
         if seeking and y is not None:  # pairs (z_1, z_2) share their label
             y = torch.cat([y[:half], y[:half], y[2 * half:]])
         fake = self.generate(z, y)
