@@ -178,3 +178,11 @@ def test_seeded_sampling_identical_after_load(gan_run, tmp_path):
     b = ls.load(gan_run / "model").sample(50, seed=7)
     assert torch.equal(a, b)
     assert not torch.equal(a, ls.load(gan_run).sample(50, seed=8))
+
+
+def test_default_run_folder_is_named_for_the_model_and_the_data(tmp_path, monkeypatch):
+    np.save(tmp_path / "points.npy", np.random.default_rng(0).normal(size=(60, 2)))
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "gmm", "--data", "points.npy"]) == 0
+    assert main(["train", "gmm", "--data", "ring8"]) == 0
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["gmm-points", "gmm-ring8"]

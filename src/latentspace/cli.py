@@ -15,6 +15,12 @@ from pathlib import Path
 EXIT_USAGE = 2
 
 
+def _data_label(source) -> str:
+    """A dataset's name for a default run folder: a registry name, a folder's name, a file's stem."""
+    path = Path(str(source))
+    return path.stem if path.is_file() else path.name
+
+
 def _parse_set(pairs: list[str]) -> dict:
     """``["lr=1e-3", "pac=4"]`` -> ``{"lr": 1e-3, "pac": 4}`` (values parsed as JSON when they can be)."""
     from latentspace.errors import UserError
@@ -94,7 +100,7 @@ def cmd_train(args) -> int:
 
     params = _parse_set(args.set)
     two_domains = _check_data_b(args)
-    out = Path(args.out or f"runs/{args.model}-{Path(str(args.data)).name if args.data else 'resume'}")
+    out = Path(args.out or f"runs/{args.model}-{_data_label(args.data) if args.data else 'resume'}")
     data_source, data_opts = args.data, _data_options(args)
     data_b_source, data_b_opts = args.data_b, _data_options(args)
     is_main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, only rank 0 writes and speaks
