@@ -31,7 +31,7 @@ from torch import nn
 from latentspace.errors import UserError
 from latentspace.models.base import check_labels, register
 from latentspace.models.gan import GAN
-from latentspace.models.nets import ConvDecoder, ConvEncoder, dcgan_init, group_std, is_spatial, mlp
+from latentspace.models.nets import ConvDecoder, ConvEncoder, conv_features, dcgan_init, is_spatial, mlp
 
 
 class ConditionalGenerator(nn.Module):
@@ -86,10 +86,7 @@ class _ConvFeatures(nn.Module):
         self.dim = encoder.head.in_features
 
     def forward(self, x):
-        h = self.features(x)
-        if self.minibatch_std:
-            h = torch.cat([h, group_std(h, self.minibatch_std)], 1)
-        return F.leaky_relu(h.flatten(1), 0.2)
+        return F.leaky_relu(conv_features(self.features, x, self.minibatch_std), 0.2)
 
 
 @register

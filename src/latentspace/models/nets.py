@@ -71,10 +71,15 @@ class ConvEncoder(nn.Module):
         self.head = nn.Linear(self.flat_dim + extra, out_dim)
 
     def forward(self, x):
-        h = self.features(x)
-        if self.minibatch_std:
-            h = torch.cat([h, group_std(h, self.minibatch_std)], 1)
-        return self.head(h.flatten(1))
+        return self.head(conv_features(self.features, x, self.minibatch_std))
+
+
+def conv_features(features: nn.Module, x: torch.Tensor, minibatch_std: int = 0) -> torch.Tensor:
+    """The flattened output of a conv stack, with the minibatch-std channel when ``minibatch_std`` > 0."""
+    h = features(x)
+    if minibatch_std:
+        h = torch.cat([h, group_std(h, minibatch_std)], 1)
+    return h.flatten(1)
 
 
 def group_std(h: torch.Tensor, group: int) -> torch.Tensor:

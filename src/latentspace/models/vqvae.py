@@ -64,8 +64,6 @@ from latentspace.models.nets import is_spatial, mlp
 from latentspace.models.neural import NeuralModel
 from latentspace.models.vae import _LogVar, bernoulli_log_prob, gaussian_log_prob
 
-LOG_2PI = math.log(2 * math.pi)
-
 
 # -- the quantiser ---------------------------------------------------------------------------------
 def perplexity(counts: torch.Tensor) -> torch.Tensor:
