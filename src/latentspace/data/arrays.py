@@ -25,6 +25,7 @@ import numpy as np
 
 from latentspace.data.dataset import DataInfo, Dataset, make_dataset, seeded_split
 from latentspace.errors import UserError
+from latentspace import modalities
 
 NPZ_KEYS = ("x", "y", "x_test", "y_test", "class_names")
 _NPZ_ALIASES = {"x_train": "x", "y_train": "y"}   # Keras-style files
@@ -63,21 +64,16 @@ def check_fraction(value) -> float:
     return out
 
 
-def points_info(name: str, x_train: np.ndarray, classes=None, extra=None) -> DataInfo:
-    """DataInfo for points standardised per feature with the TRAIN split's mean and std."""
-    x_train = np.asarray(x_train, dtype=np.float64)
-    mean = x_train.mean(axis=0)
-    std = x_train.std(axis=0)
-    std = np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)  # constant feature: leave as is
-    return DataInfo(name=name, modality="points", shape=(x_train.shape[1],),
-                    shift=[float(v) for v in mean], scale=[float(v) for v in std],
-                    clip=None, classes=classes, extra=dict(extra or {}))
-
-
 def image_info(name: str, shape, classes=None, extra=None, modality: str = "image") -> DataInfo:
     """DataInfo for intensities (or occupancies) in [0, 1] mapped to [-1, 1] in model space."""
-    return DataInfo(name=name, modality=modality, shape=tuple(shape), shift=0.5, scale=0.5,
-                    clip=(0.0, 1.0), classes=classes, extra=dict(extra or {}))
+    return modality_info(name, modality, shape, classes=classes, extra=extra)
+
+
+def modality_info(name: str, modality: str, shape, x_train=None, classes=None, extra=None) -> DataInfo:
+    """DataInfo with the modality's own map to model space (its natural range, or standardised on ``x_train``)."""
+    affine = modalities.get(modality).affine(x_train)
+    return DataInfo(name=name, modality=modality, shape=tuple(shape), classes=classes, extra=dict(extra or {}),
+                    **affine)
 
 
 def unit_to_model(x: np.ndarray, divide: float = 1.0) -> np.ndarray:
@@ -91,6 +87,13 @@ def unit_to_model(x: np.ndarray, divide: float = 1.0) -> np.ndarray:
 def points_dataset(name: str, x, y=None, *, test_x=None, test_y=None, classes=None, extra=None,
                    test_fraction: float = 0.2, seed: int = 0) -> Dataset:
     """A points Dataset from data-space arrays, standardised on the train split."""
+    return standardised_dataset(name, "points", x, y, test_x=test_x, test_y=test_y, classes=classes, extra=extra,
+                                test_fraction=test_fraction, seed=seed)
+
+
+def standardised_dataset(name: str, modality: str, x, y=None, *, test_x=None, test_y=None, classes=None,
+                         extra=None, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """A Dataset of items without a natural range, standardised on the train split (see ``Modality.affine``)."""
     x = np.asarray(x, dtype=np.float64)
     if test_x is None:
         if len(x) < 2:
@@ -100,7 +103,7 @@ def points_dataset(name: str, x, y=None, *, test_x=None, test_y=None, classes=No
         if y is not None:
             y = np.asarray(y)
             test_y, y = y[te], y[tr]
-    info = points_info(name, x, classes=classes, extra=extra)
+    info = modality_info(name, modality, x.shape[1:], x, classes=classes, extra=extra)
     to_model = lambda a: info.to_model(np.asarray(a, dtype=np.float32))  # noqa: E731
     return make_dataset(to_model(x), y, info=info, test_x=to_model(test_x), test_y=test_y)
 
@@ -157,44 +160,23 @@ def _check_values(label: str, a: np.ndarray) -> np.ndarray:
 
 
 def _infer(label: str, shape: tuple, modality):
-    """(modality, layout) from the shape of x; layout tells how to reshape an item."""
-    nd = len(shape)
+    """(modality, layout) from the shape of x; layout tells how to reshape an item.
+
+    Without ``modality`` the registered modalities are asked in turn which claims the shape
+    unambiguously; with it, that modality says whether it can read the shape.
+    """
     if modality is None:
-        if nd == 2:
-            return "points", "flat"
-        if nd == 3:
-            return "image", "hw"
-        if nd == 4:
-            if shape[1] in (1, 3):
-                return "image", "chw"
-            if shape[1] == shape[2] == shape[3]:
-                return "volume", "dhw"
-            if shape[3] in (1, 3):
-                return "image", "hwc"
-        if nd == 5 and shape[1] == 1:
-            return "volume", "cdhw"
+        for name in modalities.names():
+            layout = modalities.get(name).array_layout(shape, inferring=True)
+            if layout is not None:
+                return modalities.get(name), layout
         raise UserError(f"{label} has shape {shape}, which fits no modality; give (n, d) points, (n, H, W) or "
                         "(n, C, H, W) images with C in 1, 3, or (n, D, D, D) volumes")
-    if modality == "points":
-        if nd != 2:
-            raise UserError(f"{label} has shape {shape} but points need (n, d); reshape with x.reshape(len(x), -1)")
-        return "points", "flat"
-    if modality == "image":
-        if nd == 3:
-            return "image", "hw"
-        if nd == 4 and shape[1] in (1, 3):
-            return "image", "chw"
-        if nd == 4 and shape[3] in (1, 3):
-            return "image", "hwc"
-        raise UserError(f"{label} has shape {shape} but images need (n, H, W) or (n, C, H, W) with C in 1, 3")
-    if modality == "volume":
-        if nd == 4:
-            return "volume", "dhw"
-        if nd == 5 and shape[1] == 1:
-            return "volume", "cdhw"
-        raise UserError(f"{label} has shape {shape} but volumes need (n, D, H, W) or (n, 1, D, H, W)")
-    raise UserError(f"load_array reads modality 'points', 'image' or 'volume', not {modality!r}; "
-                    "leave modality unset to infer it from the shape")
+    spec = modalities.get(modality)
+    layout = spec.array_layout(shape)
+    if layout is None:
+        raise UserError(f"{label} has shape {shape} but {spec.name} items need {spec.array_shapes or 'another shape'}")
+    return spec, layout
 
 
 def _layout(a: np.ndarray, layout: str) -> np.ndarray:
@@ -205,24 +187,23 @@ def _layout(a: np.ndarray, layout: str) -> np.ndarray:
     return a
 
 
-def _unit_model(label: str, a: np.ndarray, modality: str) -> np.ndarray:
-    """Images/volumes to model space; data space is [0, 1]."""
+def _unit_model(label: str, a: np.ndarray, spec) -> np.ndarray:
+    """Items of a modality with a natural range [0, 1] to model space."""
     if a.dtype == bool:
         return unit_to_model(a)
-    if modality == "image" and a.dtype == np.uint8:
+    if spec.integer_levels and a.dtype == np.uint8:
         return unit_to_model(a, 255.0)
-    if modality == "image" and a.dtype == np.uint16:
+    if spec.integer_levels and a.dtype == np.uint16:
         return unit_to_model(a, 65535.0)
     lo, hi = float(a.min()), float(a.max())
     if lo < 0.0 or hi > 1.0:
-        if modality == "image" and lo >= 0 and hi <= 255:
+        if spec.integer_levels and lo >= 0 and hi <= 255:
             hint = "divide by 255 (or save as uint8)"
         elif lo >= -1 and hi <= 1:
             hint = "map [-1, 1] to [0, 1] with (x + 1) / 2"
         else:
             hint = "rescale to [0, 1], e.g. (x - x.min()) / (x.max() - x.min())"
-        what = "image intensities" if modality == "image" else "volume occupancies"
-        raise UserError(f"{label}: {what} must lie in [0, 1], found [{lo:g}, {hi:g}]; {hint}, "
+        raise UserError(f"{label}: {spec.value_noun} must lie in [0, 1], found [{lo:g}, {hi:g}]; {hint}, "
                         "or pass modality='points' to standardise instead")
     return unit_to_model(a)
 
@@ -293,7 +274,7 @@ def load_array(path, modality=None, test_fraction=0.2, seed=0) -> Dataset:
     if x.ndim < 2 or len(x) == 0:
         raise UserError(f"{path}: x has shape {x.shape}; give a non-empty array of shape (n, *item_shape), "
                         "e.g. x[:, None] for one feature")
-    modality, layout = _infer(f"{path}: x", x.shape, modality)
+    spec, layout = _infer(f"{path}: x", x.shape, modality)
     if x_test is not None:
         _check_values(f"{path}: x_test", x_test)
         if x_test.shape[1:] != x.shape[1:] or len(x_test) == 0:
@@ -305,12 +286,12 @@ def load_array(path, modality=None, test_fraction=0.2, seed=0) -> Dataset:
     y, y_test, classes = _labels(path, y, y_test, arrays.get("class_names"))
     name = path.stem
 
-    if modality == "points":
-        return points_dataset(name, x, y, test_x=x_test, test_y=y_test, classes=classes,
-                              test_fraction=test_fraction, seed=seed)
+    if spec.natural_range is None:  # points (and other unbounded items): standardised on the train split
+        return standardised_dataset(name, spec.name, _layout(x, layout), y, test_x=None if x_test is None else
+                                    _layout(x_test, layout), test_y=y_test, classes=classes,
+                                    test_fraction=test_fraction, seed=seed)
     x = _layout(x, layout)
-    extra = {"threshold": 0.5} if modality == "volume" else {}
-    info = image_info(name, x.shape[1:], classes=classes, extra=extra, modality=modality)
-    xm = _unit_model(f"{path}: x", x, modality)
-    xt = None if x_test is None else _unit_model(f"{path}: x_test", _layout(x_test, layout), modality)
+    info = modality_info(name, spec.name, x.shape[1:], classes=classes, extra=spec.default_extra)
+    xm = _unit_model(f"{path}: x", x, spec)
+    xt = None if x_test is None else _unit_model(f"{path}: x_test", _layout(x_test, layout), spec)
     return make_dataset(xm, y, info=info, test_x=xt, test_y=y_test, test_fraction=test_fraction, seed=seed)

@@ -3,7 +3,8 @@
 A :class:`Dataset` holds items in *model space* (what networks see, e.g. images in
 [-1, 1]) together with a :class:`DataInfo` that knows how to go back to *data space*
 (what the user gave us, e.g. pixel intensities in [0, 1] or points in their own units).
-Default architectures, plots and metrics are chosen from ``info.modality``.
+Default architectures, plots and metrics are chosen by the registered modality,
+``info.spec`` (see :mod:`latentspace.modalities`).
 
 The map between the spaces is affine::
 
@@ -21,8 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from latentspace import modalities
 from latentspace.errors import UserError
 
+#: the built-in modalities (others may be registered: :func:`latentspace.modalities.names`)
 MODALITIES = ("points", "image", "volume", "spectrogram")
 
 
@@ -40,11 +43,15 @@ class DataInfo:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.modality not in MODALITIES:
-            raise UserError(f"unknown modality {self.modality!r}; use one of {', '.join(MODALITIES)}")
         self.shape = tuple(int(s) for s in self.shape)
+        modalities.get(self.modality).check_shape(self.shape)
         if self.clip is not None:
             self.clip = (float(self.clip[0]), float(self.clip[1]))
+
+    @property
+    def spec(self) -> "modalities.Modality":
+        """The registered :class:`~latentspace.modalities.Modality` of the items."""
+        return modalities.get(self.modality)
 
     @property
     def dim(self) -> int:

@@ -1,0 +1,10 @@
+"""Modalities: what a data item is, and the defaults that follow from it (see :mod:`.base`).
+
+``get(name)`` returns a registered :class:`Modality`; ``register(modality)`` adds one. The
+built-ins are ``points``, ``image``, ``volume`` and ``spectrogram`` (:mod:`.builtin`).
+"""
+
+from latentspace.modalities.base import Modality, get, names, register, tile
+from latentspace.modalities import builtin  # noqa: E402,F401  (registers the built-ins)
+
+__all__ = ["Modality", "get", "names", "register", "tile"]
