@@ -203,3 +203,78 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o644
+
+
+# -- callbacks: the run's side effects, handed to the engine --------------------------------------------
+class Recorder(ls.train.callbacks.Callback):
+    def __init__(self):
+        self.events = []
+
+    def on_start(self, model, data, cfg, start, world):
+        self.events.append(("start", start, world))
+
+    def on_log(self, step, seconds, means):
+        self.events.append(("log", step, sorted(means)))
+
+    def on_step(self, model, step):
+        self.events.append(("step", step))
+
+    def on_end(self, model, data):
+        self.events.append(("end",))
+
+    def close(self):
+        self.events.append(("close",))
+
+
+def test_callbacks_see_the_run_and_nothing_is_written_without_a_folder(ring, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rec = Recorder()
+    ls.models.create("gan", **SMALL).fit(ring, steps=6, batch_size=32, log_every=3, progress=False, callbacks=[rec])
+    assert rec.events[0] == ("start", 0, 1) and rec.events[-2:] == [("end",), ("close",)]
+    assert [e for e in rec.events if e[0] == "step"] == [("step", s) for s in range(1, 7)]
+    logs = [e for e in rec.events if e[0] == "log"]
+    assert [e[1] for e in logs] == [3, 6] and "loss_d" in logs[0][2]
+    assert list(tmp_path.iterdir()) == []                    # no out: the engine wrote nothing
+
+
+def test_tensorboard_callback_logs_every_loss(ring, tmp_path, monkeypatch):
+    import types
+
+    written = []
+
+    class Writer:
+        def __init__(self, log_dir):
+            written.append(("dir", log_dir))
+
+        def add_scalar(self, key, value, step):
+            written.append((key, step))
+
+        def close(self):
+            written.append(("closed",))
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", types.SimpleNamespace(SummaryWriter=Writer))
+    tb = ls.train.callbacks.TensorBoard(tmp_path / "tb")
+    ls.models.create("gan", **SMALL).fit(ring, steps=4, batch_size=32, log_every=2, progress=False, callbacks=[tb])
+    assert written[0] == ("dir", str(tmp_path / "tb")) and written[-1] == ("closed",)
+    assert ("loss_g", 2) in written and ("loss_d", 4) in written
+
+
+def test_cli_tensorboard_without_the_package_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    from latentspace import cli
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)   # as if tensorboard were not installed
+    code = cli.main(["train", "gan", "--data", "ring8", "--out", str(tmp_path / "run"), "--tensorboard"])
+    assert code == 2 and "pip install tensorboard" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_lr_schedule_runs_within_each_optimizers_window():
+    from latentspace.train.engine import _set_lr
+
+    a, b = (torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0) for _ in range(2))
+    lrs = []
+    for step in range(10):
+        _set_lr({"a": a, "b": b}, "linear", step, 10, {"a": (0, 4), "b": (4, 10)})
+        lrs.append((a.param_groups[0]["lr"], b.param_groups[0]["lr"]))
+    assert [round(x, 4) for x, _ in lrs[:4]] == [1.0, 0.75, 0.5, 0.25]
+    assert [round(y, 4) for _, y in lrs[4:]] == [1.0, 0.8333, 0.6667, 0.5, 0.3333, 0.1667]

@@ -28,6 +28,23 @@ class DistEnv:
     def enabled(self) -> bool:
         return self.world > 1
 
+    # -- collectives for models (no-ops in one process) -----------------------------------------
+    def all_reduce_sum(self, t: torch.Tensor) -> torch.Tensor:
+        """``t`` summed over all processes, in place; returned."""
+        if self.enabled:
+            dist.all_reduce(t)
+        return t
+
+    def all_reduce_mean(self, t: torch.Tensor) -> torch.Tensor:
+        """``t`` averaged over all processes (a new tensor when distributed)."""
+        return self.all_reduce_sum(t) / self.world if self.enabled else t
+
+    def broadcast(self, t: torch.Tensor, src: int = 0) -> torch.Tensor:
+        """``t`` replaced, in place, by rank ``src``'s copy; returned."""
+        if self.enabled:
+            dist.broadcast(t, src)
+        return t
+
 
 def init_distributed(device: torch.device | None = None) -> DistEnv:
     """Join the process group when launched by torchrun (``WORLD_SIZE`` > 1)."""

@@ -1,10 +1,14 @@
 """The training engine: one readable loop for every neural model.
 
 It owns everything that is not the model's own loss: device choice, seeding, batches by
-index, the step loop with a progress bar, ``metrics.csv``, sample snapshots, EMA weights,
-atomic checkpoints (every N steps and on Ctrl-C), exact resume, a NaN/inf guard, and
-DistributedDataParallel under ``torchrun``. Models never write files themselves; they
-provide ``build``, ``configure_optimizers`` and ``train_step(batch, step) -> dict``.
+index (a :class:`Batch` per step), the step loop, the learning-rate schedule of every optimizer
+the model declares, EMA weights, when to checkpoint (every N steps and on Ctrl-C), exact resume,
+a NaN/inf guard, and DistributedDataParallel under ``torchrun`` (models get a
+:class:`~latentspace.train.distributed.DistEnv` as ``model.dist_`` for their collectives). What a
+run leaves behind — the run folder, the progress bar, TensorBoard — is done by the callbacks
+handed in (:mod:`latentspace.train.callbacks`); the engine itself writes nothing. Models never
+write files either; they provide ``build``, ``configure_optimizers`` and
+``train_step(batch, step) -> dict``.
 
 Exact resume: a checkpoint holds the networks, their EMA copies, the optimisers, every
 rank's RNG states and the step. Batches are a pure function of (seed, step), so a run
@@ -17,15 +21,12 @@ import math
 import signal
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from latentspace import __version__
 from latentspace.errors import TrainingDiverged, UserError
-from latentspace.storage import load_state, save_state
-from latentspace.train import run as runfolder
 from latentspace.train.batches import IndexBatches
 from latentspace.train.distributed import DistEnv, any_rank, barrier, gather_tensor, init_distributed
 
@@ -43,11 +44,35 @@ def lr_factor(schedule: str, step: int, steps: int) -> float:
     return 1.0
 
 
-def _set_lr(optimizers: dict, factor: float) -> None:
-    for opt in optimizers.values():
+def _set_lr(optimizers: dict, schedule: str, step: int, steps: int, windows: dict) -> None:
+    """Set every optimizer's learning rate for ``step``: ``schedule`` runs within the optimizer's
+    window of steps ``[start, end)`` (the whole run unless the model declares one)."""
+    for name, opt in optimizers.items():
+        start, end = windows.get(name, (0, steps))
+        factor = lr_factor(schedule, min(max(step - start, 0), end - start), max(end - start, 1))
         for group in opt.param_groups:
             group.setdefault("initial_lr", group["lr"])
             group["lr"] = group["initial_lr"] * factor
+
+
+@dataclass
+class Batch:
+    """What one training step gets: this rank's items and labels, and where the run stands.
+
+    ``x_b`` is the batch of the second dataset for models trained on two (``two_domains``).
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor | None
+    step: int
+    steps: int
+    epoch: int
+    x_b: torch.Tensor | None = None
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the run done before this step, in [0, 1)."""
+        return self.step / self.steps
 
 
 @dataclass
@@ -137,7 +162,7 @@ def _checkpoint_state(model, optimizers, step: int, cfg: TrainConfig, env, devic
         "format": "latentspace-checkpoint-1",
         "version": __version__,
         "model": model.name,
-        "params": model.get_params(),
+        "params": model.json_params(),
         "data_info": model.info_.to_json(),
         "step": step,
         "train": asdict(cfg),
@@ -181,36 +206,51 @@ def _ema_update(model, step: int) -> None:
                 b_ema.copy_(b)
 
 
-def _snapshot(model, out: Path, step: int) -> None:
-    from latentspace.plots import save_samples
-
-    was_training = {k: n.training for k, n in model.nets_.items()}
-    x = model.sample(64, seed=runfolder.SNAPSHOT_SEED)
-    save_samples(x, model.info_, out / "samples" / f"step-{step:06d}.png", title=f"step {step}")
-    for k, n in model.nets_.items():
-        n.train(was_training[k])
+#: offset separating the seed of a second dataset's batches from the first's
+SECOND_STREAM = 7_777_777
 
 
-def train(model, data, cfg: TrainConfig):
+def _batches(data, cfg, env, device, seed: int):
+    """The items on ``device`` (channels_last for images) and their :class:`IndexBatches`."""
+    x = data.x.to(device)
+    if x.ndim == 4:  # images: channels_last is the faster conv layout on CPU and GPU
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = data.y.to(device) if data.y is not None else None
+    return x, y, IndexBatches(len(data), cfg.batch_size, seed, env.rank, env.world)
+
+
+def train(model, data, cfg: TrainConfig, callbacks=(), data_b=None):
     """Train a neural ``model`` on ``data`` (a :class:`~latentspace.data.Dataset`); returns the model.
 
-    With ``cfg.out`` set, rank 0 keeps a run folder; without it nothing is written.
+    Parameters
+    ----------
+    model : NeuralModel
+    data : Dataset
+    cfg : TrainConfig
+    callbacks : sequence of Callback
+        The run's side effects (:func:`latentspace.train.callbacks.default_callbacks` gives the
+        run folder and progress bar that ``cfg`` asks for); with none, nothing is written.
+    data_b : Dataset, optional
+        A second dataset (``two_domains`` models): each step's :class:`Batch` carries ``x_b``,
+        drawn by an independent index stream.
     """
     env = init_distributed(cfg.device)
     device = pick_device(cfg.device, env)
-    out = Path(cfg.out) if cfg.out else None
-    if out is not None and env.is_main:
-        runfolder.prepare(out, resume=cfg.resume, overwrite=cfg.overwrite)
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        cb.setup(env)
     state = None
     if cfg.resume:
-        if out is None:
+        state = next((s for s in (cb.resume_state() for cb in callbacks) if s is not None), None)
+        if state is None:
             raise UserError("resume needs the run folder: give out=... (--out)")
-        state = load_state(out / runfolder.CHECKPOINT)
 
     # Same seed on every rank for identical initial weights; per-rank noise afterwards.
     torch.manual_seed(cfg.seed)
     model.build(data.info, device)
+    model.dist_ = env
     optimizers = model.configure_optimizers()
+    windows = model.lr_windows(cfg.steps)
     torch.manual_seed(cfg.seed + 7919 * env.rank)
     start = _restore(model, optimizers, state, env, device) if state is not None else 0
 
@@ -218,78 +258,67 @@ def train(model, data, cfg: TrainConfig):
         model.train_nets_ = {k: DistributedDataParallel(n, device_ids=[device.index] if device.type == "cuda"
                                                         else None) for k, n in model.nets_.items()
                              if any(p.requires_grad for p in n.parameters())}
-    x_all = data.x.to(device)
-    if x_all.ndim == 4:  # images: channels_last is the faster conv layout on CPU and GPU
-        x_all = x_all.contiguous(memory_format=torch.channels_last)
-    y_all = data.y.to(device) if data.y is not None else None
-    batches = IndexBatches(len(data), cfg.batch_size, cfg.seed, env.rank, env.world)
-
-    log = None
-    if out is not None and env.is_main:
-        runfolder.write_config(out, model, data, asdict(cfg), world_size=env.world)
-        log = runfolder.MetricsLog(out / runfolder.METRICS, keep_until_step=start if cfg.resume else None)
-    sample_every = cfg.sample_every or max(1, cfg.steps // 10)
-
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=cfg.steps, initial=start, disable=not (cfg.progress and env.is_main),
-               desc=f"{model.name} on {data.name}", dynamic_ncols=True, mininterval=0.5)
-    t0 = time.perf_counter() - (log.elapsed if log is not None else 0.0)
+    x_all, y_all, batches = _batches(data, cfg, env, device, cfg.seed)
+    if data_b is not None:
+        x_b, _, batches_b = _batches(data_b, cfg, env, device, cfg.seed + SECOND_STREAM)
+    checkpoints = any(cb.wants_checkpoints for cb in callbacks)
+    t0 = time.perf_counter() - float((state or {}).get("elapsed", 0.0))
     sums: dict[str, float] = {}
     count = 0
     last_good = start if cfg.resume else None
     step = start
-    model.set_train(True)
-    with _InterruptFlag() as interrupt:
-        while step < cfg.steps:
-            if cfg.lr_schedule != "constant":
-                _set_lr(optimizers, lr_factor(cfg.lr_schedule, step, cfg.steps))
-            idx = batches.indices(step).to(device)
-            batch = {"x": x_all[idx], "y": y_all[idx] if y_all is not None else None,
-                     "epoch": batches.epoch_of(step), "progress": step / cfg.steps}
-            logs = model.train_step(batch, step)
-            bad = [k for k, v in logs.items() if not math.isfinite(v)]
-            diverged, stop = any_rank(env, [bool(bad), interrupt.raised], device)
-            if diverged:
-                bar.close()
-                where = (f"the last good checkpoint (step {last_good}) is kept in {out / runfolder.CHECKPOINT}"
-                         if last_good is not None and out is not None else "no checkpoint was written")
-                raise TrainingDiverged(
-                    f"loss {', '.join(bad) or '(on another rank)'} became NaN/inf at step {step + 1}; {where}. "
-                    "Lower the learning rate (--set lr=...) or check the data for outliers")
-            if model.ema_:
-                _ema_update(model, step)
-            step += 1
-            for k, v in logs.items():
-                sums[k] = sums.get(k, 0.0) + v
-            count += 1
-            bar.update(1)
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                means = {k: v / count for k, v in sums.items()}
-                bar.set_postfix({k: f"{v:.3g}" for k, v in list(means.items())[:4]}, refresh=False)
-                if log is not None:
-                    log.append({"step": step, "time": round(time.perf_counter() - t0, 3),
-                                **{k: f"{v:.6g}" for k, v in means.items()}})
-                sums, count = {}, 0
-            if out is not None and env.is_main and (step % sample_every == 0 or step == cfg.steps):
-                _snapshot(model, out, step)
-                model.set_train(True)
-            if out is not None and (step % cfg.checkpoint_every == 0 or step == cfg.steps or stop):
-                ckpt = _checkpoint_state(model, optimizers, step, cfg, env, device)  # a collective
-                if env.is_main:
-                    save_state(out / runfolder.CHECKPOINT, ckpt)
-                last_good = step
-            if stop:
-                bar.close()
-                barrier(env)
-                raise KeyboardInterrupt(
-                    f"interrupted at step {step}" + (f"; checkpoint saved in {out}, continue with --resume"
-                                                     if out is not None else ""))
-    bar.close()
-    model.set_train(False)
-    model.train_nets_ = None
-    model.end_training(data)
-    if out is not None and env.is_main:
-        model.save(out / "model")
-    barrier(env)
+    try:
+        for cb in callbacks:
+            cb.on_start(model, data, cfg, start, env.world)
+        model.set_train(True)
+        with _InterruptFlag() as interrupt:
+            while step < cfg.steps:
+                if cfg.lr_schedule != "constant":
+                    _set_lr(optimizers, cfg.lr_schedule, step, cfg.steps, windows)
+                idx = batches.indices(step).to(device)
+                batch = Batch(x_all[idx], y_all[idx] if y_all is not None else None, step, cfg.steps,
+                              batches.epoch_of(step))
+                if data_b is not None:
+                    batch.x_b = x_b[batches_b.indices(step).to(device)]
+                logs = model.train_step(batch, step)
+                bad = [k for k, v in logs.items() if not math.isfinite(v)]
+                diverged, stop = any_rank(env, [bool(bad), interrupt.raised], device)
+                if diverged:
+                    where = (f"the last good checkpoint (step {last_good}) is kept in the run folder"
+                             if last_good is not None and checkpoints else "no checkpoint was written")
+                    raise TrainingDiverged(
+                        f"loss {', '.join(bad) or '(on another rank)'} became NaN/inf at step {step + 1}; {where}. "
+                        "Lower the learning rate (--set lr=...) or check the data for outliers")
+                if model.ema_:
+                    _ema_update(model, step)
+                step += 1
+                for k, v in logs.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                count += 1
+                if step % cfg.log_every == 0 or step == cfg.steps:
+                    means = {k: v / count for k, v in sums.items()}
+                    for cb in callbacks:
+                        cb.on_log(step, time.perf_counter() - t0, means)
+                    sums, count = {}, 0
+                for cb in callbacks:
+                    cb.on_step(model, step)
+                if checkpoints and (step % cfg.checkpoint_every == 0 or step == cfg.steps or stop):
+                    ckpt = _checkpoint_state(model, optimizers, step, cfg, env, device)  # a collective
+                    ckpt["elapsed"] = time.perf_counter() - t0
+                    for cb in callbacks:
+                        cb.on_checkpoint(ckpt, step)
+                    last_good = step
+                if stop:
+                    barrier(env)
+                    raise KeyboardInterrupt(f"interrupted at step {step}" + (
+                        "; checkpoint saved in the run folder, continue with --resume" if checkpoints else ""))
+        model.set_train(False)
+        model.train_nets_ = None
+        model.end_training(data)
+        for cb in callbacks:
+            cb.on_end(model, data)
+        barrier(env)
+    finally:
+        for cb in callbacks:
+            cb.close()
     return model

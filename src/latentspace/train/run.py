@@ -23,7 +23,7 @@ from latentspace.storage import atomic_write_bytes, atomic_write_json, read_json
 CONFIG = "config.json"
 METRICS = "metrics.csv"
 CHECKPOINT = Path("checkpoints") / "latest.safetensors"
-OWNED = (CONFIG, METRICS, "checkpoints", "samples", "model", "metrics.json", "report.html")
+OWNED = (CONFIG, METRICS, "checkpoints", "samples", "model", "metrics.json", "report.html", "tensorboard")
 
 
 def prepare(out, *, resume: bool, overwrite: bool) -> Path:
@@ -65,7 +65,8 @@ def write_config(out: Path, model, data, train_settings: dict, world_size: int =
 
     atomic_write_json(Path(out) / CONFIG, {
         "model": model.name,
-        "params": model.get_params(),
+        "params": model.json_params(),
+        "resolved": model.resolved_params(),
         "data": getattr(data, "source", None),
         "data_info": data.info.to_json(),
         "train": train_settings,
@@ -108,14 +109,3 @@ class MetricsLog:
         writer.writeheader()
         writer.writerows(self.rows)
         atomic_write_bytes(self.path, buf.getvalue().encode())
-
-
-def write_run(model, data, out, train_settings: dict) -> None:
-    """Write the run folder of a model fitted in one go (config, final model, a picture of samples)."""
-    from latentspace.plots import save_samples
-
-    out = Path(out)
-    write_config(out, model, data, train_settings)
-    model.save(out / "model")
-    save_samples(model.sample(64, seed=SNAPSHOT_SEED), model.info_, out / "samples" / "fitted.png",
-                 title=model.name)

@@ -1,0 +1,204 @@
+"""The side effects of training, handed to the engine: the run folder, the progress bar, TensorBoard.
+
+The engine (:mod:`latentspace.train.engine`) runs the step loop and nothing else; whatever a run
+leaves behind is a :class:`Callback`:
+
+- :class:`RunFolder`: ``config.json``, ``metrics.csv``, sample snapshots, atomic checkpoints,
+  the final model (rank 0 writes; every rank reads the checkpoint to resume). Classical models,
+  fitted in one go, use the same folder through :meth:`RunFolder.fitted`.
+- :class:`ProgressBar`: a tqdm bar with the latest losses.
+- :class:`TensorBoard`: the logged losses as TensorBoard scalars (needs the ``tensorboard`` package).
+
+A callback sees the run through these hooks, all optional::
+
+    setup(env)                                # first, with the process's rank (refuse bad input here)
+    resume_state()                            # the checkpoint to resume from, if it keeps one
+    on_start(model, data, cfg, start, world)  # before the first step (start > 0 on resume)
+    on_step(model, step)                      # after each step (``step`` steps done)
+    on_log(step, seconds, means)              # every ``log_every`` steps: mean of each logged loss
+    on_checkpoint(state, step)                # a checkpoint state was gathered (a collective)
+    on_end(model, data)                       # after the last step and ``end_training``
+    close()                                   # always, also after an error or an interrupt
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from latentspace.errors import UserError
+from latentspace.plots import save_samples
+from latentspace.storage import load_state, save_state
+from latentspace.train import run as runfolder
+
+
+class Callback:
+    """Base class: every hook does nothing."""
+
+    #: whether the engine should gather checkpoint states for this callback
+    wants_checkpoints = False
+
+    def setup(self, env) -> None:
+        """Called first, with the process's :class:`~latentspace.train.distributed.DistEnv`."""
+
+    def resume_state(self) -> dict | None:
+        """The checkpoint to resume from, if this callback keeps one."""
+        return None
+
+    def on_start(self, model, data, cfg, start: int, world: int) -> None:
+        pass
+
+    def on_step(self, model, step: int) -> None:
+        pass
+
+    def on_log(self, step: int, seconds: float, means: dict) -> None:
+        pass
+
+    def on_checkpoint(self, state: dict, step: int) -> None:
+        pass
+
+    def on_end(self, model, data) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class RunFolder(Callback):
+    """The run folder ``out`` (layout: :mod:`latentspace.train.run`).
+
+    Parameters
+    ----------
+    out : path
+    resume, overwrite : bool
+        Continue the run in ``out`` or replace it; checked by :meth:`prepare` before any work.
+    sample_every : int
+        Steps between sample snapshots (0: ten per run).
+    """
+
+    wants_checkpoints = True
+
+    def __init__(self, out, *, resume: bool = False, overwrite: bool = False, sample_every: int = 0):
+        self.out = Path(out)
+        self.resume, self.overwrite = resume, overwrite
+        self.writes = True  # rank 0 only under torchrun: other ranks read the folder (to resume), never write
+        self.sample_every = sample_every
+        self.log = None
+        self.steps = None
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.out / runfolder.CHECKPOINT
+
+    def setup(self, env):
+        """Refuse, before any work, a folder that may not be used; clear it when overwriting (rank 0)."""
+        self.writes = env.is_main
+        if self.writes:
+            runfolder.prepare(self.out, resume=self.resume, overwrite=self.overwrite)
+
+    def resume_state(self):
+        return load_state(self.checkpoint) if self.resume else None
+
+    def on_start(self, model, data, cfg, start, world):
+        self.steps = cfg.steps
+        self.every = self.sample_every or max(1, cfg.steps // 10)
+        if self.writes:
+            runfolder.write_config(self.out, model, data, asdict(cfg), world_size=world)
+            self.log = runfolder.MetricsLog(self.out / runfolder.METRICS,
+                                            keep_until_step=start if self.resume else None)
+
+    def on_log(self, step, seconds, means):
+        if self.log is not None:
+            self.log.append({"step": step, "time": round(seconds, 3), **{k: f"{v:.6g}" for k, v in means.items()}})
+
+    def on_step(self, model, step):
+        if self.writes and (step % self.every == 0 or step == self.steps):
+            self.snapshot(model, step)
+
+    def snapshot(self, model, step: int) -> None:
+        """Samples of the model now (fixed noise: pictures of one run are comparable), training mode kept."""
+        was_training = {k: n.training for k, n in model.nets_.items()}
+        x = model.sample(64, seed=runfolder.SNAPSHOT_SEED)
+        save_samples(x, model.info_, self.out / "samples" / f"step-{step:06d}.png", title=f"step {step}")
+        for k, n in model.nets_.items():
+            n.train(was_training[k])
+
+    def on_checkpoint(self, state, step):
+        if self.writes:
+            save_state(self.checkpoint, state)
+
+    def on_end(self, model, data):
+        if self.writes:
+            model.save(self.out / "model")
+
+    def fitted(self, model, data, settings: dict) -> None:
+        """Write the folder of a model fitted in one go: config, the model and a picture of samples."""
+        runfolder.write_config(self.out, model, data, settings)
+        model.save(self.out / "model")
+        save_samples(model.sample(64, seed=runfolder.SNAPSHOT_SEED), model.info_,
+                     self.out / "samples" / "fitted.png", title=model.name)
+
+
+class ProgressBar(Callback):
+    """A tqdm progress bar over the run's steps, showing the latest mean losses (rank 0 only)."""
+
+    def __init__(self, description: str = ""):
+        self.description = description
+        self.bar = None
+        self.shown = True
+
+    def setup(self, env):
+        self.shown = env.is_main
+
+    def on_start(self, model, data, cfg, start, world):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=cfg.steps, initial=start, desc=self.description or f"{model.name} on {data.name}",
+                        dynamic_ncols=True, mininterval=0.5, disable=not self.shown)
+
+    def on_step(self, model, step):
+        self.bar.update(1)
+
+    def on_log(self, step, seconds, means):
+        self.bar.set_postfix({k: f"{v:.3g}" for k, v in list(means.items())[:4]}, refresh=False)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+class TensorBoard(Callback):
+    """Every logged loss as a TensorBoard scalar in ``log_dir`` (``pip install tensorboard``).
+
+    The package is looked for when the callback is made, before any work; the log folder is
+    created when training starts.
+    """
+
+    def __init__(self, log_dir):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise UserError("TensorBoard logging needs the tensorboard package: pip install tensorboard") from None
+        self.log_dir, self._writer_class, self.writer = Path(log_dir), SummaryWriter, None
+
+    def on_start(self, model, data, cfg, start, world):
+        self.writer = self._writer_class(str(self.log_dir))
+
+    def on_log(self, step, seconds, means):
+        for key, value in means.items():
+            self.writer.add_scalar(key, value, step)
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+
+
+def default_callbacks(cfg) -> list[Callback]:
+    """The callbacks a :class:`~latentspace.train.engine.TrainConfig` asks for: the run folder
+    (``cfg.out``) and the progress bar (``cfg.progress``)."""
+    out: list[Callback] = []
+    if cfg.out is not None:
+        out.append(RunFolder(cfg.out, resume=cfg.resume, overwrite=cfg.overwrite, sample_every=cfg.sample_every))
+    if cfg.progress:
+        out.append(ProgressBar())
+    return out
