@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from latentspace.train.engine import Batch
 import latentspace as ls
 from latentspace import cli
 from latentspace.errors import UserError
@@ -37,7 +38,7 @@ def built(data, name="gan", **params):
 
 
 def step(model, data, n=64, progress=0.0):
-    return model.train_step({"x": data.x[:n], "progress": progress}, 0)
+    return model.train_step(Batch(data.x[:n], None, step=round(100 * progress), steps=100, epoch=0), 0)
 
 
 # -- the losses --------------------------------------------------------------------------
@@ -460,7 +461,7 @@ def test_mode_seeking_pairs_codes_of_the_same_label_in_a_conditional_gan():
     model = built(digits, name="cgan", width=8, mode_seeking=1.0)
     seen = []
     model.generate = (lambda generate: lambda z, y=None: seen.append(y) or generate(z, y))(model.generate)
-    batch = {"x": digits.x[:15], "y": digits.y[:15], "progress": 0.0}
+    batch = Batch(digits.x[:15], digits.y[:15], step=0, steps=100, epoch=0)
     model.train_step(batch, 0)
     g_labels = seen[-1]  # the generator's step: pairs (i, i + 7) share a label, the odd one keeps its own
     assert torch.equal(g_labels[:7], g_labels[7:14]) and torch.equal(g_labels[:7], digits.y[:7])

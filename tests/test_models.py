@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from latentspace.train.engine import Batch
 import latentspace as ls
 from latentspace.errors import UserError
 
@@ -130,7 +131,7 @@ def test_top_k_trains_the_generator_on_the_best_rated_samples_only():
         seen["fake"] = out
 
     G.register_forward_hook(keep_fake)
-    gan.train_step({"x": data.x[:64], "progress": 1.0}, 0)  # late in the run: keep 25%
+    gan.train_step(Batch(data.x[:64], None, step=100, steps=100, epoch=0), 0)  # late in the run: keep 25%
     grads = seen["fake"].grad.flatten(1).norm(dim=1)
     assert int((grads > 0).sum()) == 16  # 64 generated items, 16 pass gradient back to G
     best = seen["logits"].flatten().topk(16).indices

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from latentspace.train.engine import Batch
 import latentspace as ls
 from latentspace.data.arrays import points_dataset
 from latentspace.errors import UserError
@@ -189,7 +190,7 @@ def test_warmup_ramps_the_kl_weight_linearly(digits):
     assert ls.models.create("vae").kl_weight(0) == 1.0
     vae = ls.models.create("vae", warmup=4, **TINY).build(digits.info)
     vae.configure_optimizers()
-    logs = [vae.train_step({"x": digits.x[:32], "y": None}, t)["kl_weight"] for t in range(6)]
+    logs = [vae.train_step(Batch(digits.x[:32], None, step=t, steps=100, epoch=0), t)["kl_weight"] for t in range(6)]
     assert logs == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
 
 
@@ -238,7 +239,7 @@ def test_iwae_with_one_sample_is_the_vae_loss(digits):
 def test_iwae_trains_and_logs_its_bound(digits):
     iwae = ls.models.create("iwae", **TINY).build(digits.info)
     iwae.configure_optimizers()
-    logs = iwae.train_step({"x": digits.x[:32], "y": None}, 0)
+    logs = iwae.train_step(Batch(digits.x[:32], None, step=0, steps=100, epoch=0), 0)
     assert set(logs) == {"loss", "elbo", "rec", "kl", "bound", "kl_weight"}
     assert logs["loss"] == pytest.approx(-logs["bound"])
 

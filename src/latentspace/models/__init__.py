@@ -8,8 +8,9 @@ from __future__ import annotations
 from latentspace.models.base import GenerativeModel, create, load, register, registry
 
 # Importing the model modules registers their models.
-from latentspace.models import cgan, classical, gan, vae  # noqa: E402,F401
+from latentspace.models import cgan, classical, kde, gmm, ppca, gan, vae  # noqa: E402,F401
 from latentspace.models import cyclegan  # noqa: E402,F401
 from latentspace.models import vqvae  # noqa: E402,F401
+from latentspace.models import gan_presets, vae_flavours  # noqa: E402,F401
 
 __all__ = ["GenerativeModel", "create", "load", "register", "registry"]

@@ -30,6 +30,8 @@ _REGISTRY: dict[str, type] = {}
 
 WEIGHTS_FILE = "weights.safetensors"
 META_FILE = "model.json"
+#: key marking, in a saved model's parameters, a network the user passed (see ``json_params``)
+USER_NETWORK = "user_network"
 
 
 def register(cls):
@@ -91,8 +93,30 @@ class GenerativeModel:
     """
 
     name: str = ""
-    #: how ``score_samples`` relates to log p(x): "exact", "bound" or "estimate"
+
+    # -- capabilities: what the model can do, declared once and read by the latent tools,
+    # -- evaluate, the report and the CLI (never probed with hasattr or isinstance)
+    #: how ``score_samples`` relates to log p(x): "exact", "bound" (a lower bound), "estimate"
+    #: (a stochastic estimate) or None (no likelihood)
     likelihood_kind: str | None = None
+    #: ``encode(x)`` maps data-space items to latent codes
+    encodes: bool = False
+    #: what ``decode(z)`` takes: "continuous" codes under the prior N(0, I) (``latent_width()`` wide),
+    #: "discrete" code grids, or None (no latent space)
+    latent: str | None = None
+    #: ``sample``, ``decode`` (and ``encode``, ``score_samples`` where they exist) take class ``labels``
+    conditional: bool = False
+    #: how codes are found for given items (``latentspace.latent.invert``): "gradient" (descent
+    #: through :meth:`differentiable_decoder`), "exact" (:meth:`invert_exact`) or None
+    inversion: str | None = None
+    #: trained on two datasets: ``fit(data, data_b=...)`` (``--data-b`` on the command line)
+    two_domains: bool = False
+    #: the held-out ELBO is reported beside the likelihood (``elbo(x)``)
+    reports_elbo: bool = False
+    #: trained step by step by the engine (resumable, with checkpoints), not fitted in one go
+    iterative: bool = False
+    #: latent units in use after training (VAEs; None when not measured)
+    active_units_ = None
     #: options a parameter may take, checked by ``set_params``: {param: (choices...)}
     choices: dict = {}
     #: types of parameters whose default is None ("chosen from the data"): {param: type}
@@ -111,6 +135,18 @@ class GenerativeModel:
 
     def get_params(self) -> dict:
         return {n: getattr(self, n) for n in self._param_names()}
+
+    def json_params(self) -> dict:
+        """``get_params()`` as JSON: a network of the user's own (an ``nn.Module``) is recorded by its
+        class name (``{"user_network": "module.Class"}``) and must be passed again to :func:`load`."""
+        return {k: ({USER_NETWORK: f"{type(v).__module__}.{type(v).__qualname__}"} if isinstance(v, torch.nn.Module)
+                    else v) for k, v in self.get_params().items()}
+
+    def resolved_params(self) -> dict:
+        """The settings ``fit`` resolved from the data and the recipes for parameters left at their
+        "auto"/None defaults (the learning rate actually used, the likelihood chosen, ...), as JSON.
+        ``model.json`` and ``config.json`` record them. Override to add a family's."""
+        return {}
 
     def set_params(self, **params) -> "GenerativeModel":
         defaults = self.param_defaults()
@@ -148,6 +184,25 @@ class GenerativeModel:
 
     def decode(self, z) -> torch.Tensor:
         raise NotImplementedError(f"{self.name!r} has no latent space")
+
+    def latent_width(self) -> int | None:
+        """Width of the continuous latent space (``latent == "continuous"``), else None."""
+        return None
+
+    def differentiable_decoder(self):
+        """A context manager giving ``decode(z, y)``: codes (and labels, for conditional models;
+        None otherwise) to model-space items, differentiable in ``z`` (``inversion == "gradient"``)."""
+        raise NotImplementedError(f"{self.name!r} has no differentiable decoder")
+
+    def invert_exact(self, xm: torch.Tensor, mask: torch.Tensor, prior_weight: float) -> torch.Tensor:
+        """Codes minimising ``||mask * (decode(z) - xm)||^2 + prior_weight ||z||^2`` in closed form
+        (``inversion == "exact"``); ``xm`` in model space with hidden features 0."""
+        raise NotImplementedError(f"{self.name!r} has no closed-form inversion")
+
+    def likelihood_items(self, x):
+        """The items a held-out likelihood is measured on, and a note saying how they were made
+        (None when they are ``x`` itself)."""
+        return x, None
 
     # -- helpers for subclasses ------------------------------------------------------
     def _check_fitted(self):
@@ -194,12 +249,39 @@ class GenerativeModel:
         save_state(path / WEIGHTS_FILE, tensors)
         atomic_write_json(path / META_FILE, {
             "model": self.name,
-            "params": self.get_params(),
+            "params": self.json_params(),
+            "resolved": self.resolved_params(),
             "data": self.info_.to_json(),
             "extra": extra,
             "latentspace_version": __version__,
         })
         return path
+
+
+class Preset:
+    """A family's model under other defaults: ``class BetaVAE(Preset, VAE): preset = {"beta": 4.0}``.
+
+    It takes every parameter of the family (the first base class that is not a Preset), with the
+    values of ``preset`` as defaults; a class may also override class attributes (recipes).
+    """
+
+    preset: dict = {}
+
+    def __init__(self, **params):
+        super().__init__(**{**self.preset, **params})
+
+    @classmethod
+    def family(cls) -> type:
+        """The model class this preset re-parameterises."""
+        return next(c for c in cls.__mro__ if issubclass(c, GenerativeModel) and not issubclass(c, Preset))
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        return cls.family()._param_names()
+
+    @classmethod
+    def param_defaults(cls) -> dict:
+        return {**cls.family().param_defaults(), **cls.preset}
 
 
 def _model_folder(path: Path) -> Path:
@@ -212,14 +294,29 @@ def _model_folder(path: Path) -> Path:
     raise UserError(f"{path} holds no saved model ({META_FILE}); give a run folder or a model folder")
 
 
-def load(path) -> GenerativeModel:
-    """Load a model saved with ``save`` (a model folder, or a run folder holding ``model/``)."""
+def load(path, **networks) -> GenerativeModel:
+    """Load a model saved with ``save`` (a model folder, or a run folder holding ``model/``).
+
+    A model trained with networks of your own (``create("vae", encoder=net, ...)``) is saved with
+    their weights but not their code: pass the same networks again, e.g. ``load(path, encoder=Net(),
+    decoder=Net())``; their weights are then loaded from the file.
+    """
     folder = _model_folder(Path(path))
     meta = read_json(folder / META_FILE)
     for key in ("model", "params", "data"):
         if key not in meta:
             raise UserError(f"{folder / META_FILE} lacks {key!r}; it was not written by latentspace.save")
-    model = create(meta["model"], **meta["params"])
+    params = dict(meta["params"])
+    own = {k: v[USER_NETWORK] for k, v in params.items() if isinstance(v, dict) and USER_NETWORK in v}
+    missing = [k for k in own if k not in networks]
+    if missing:
+        given = ", ".join(f"{k}=<your {own[k]}>" for k in own)
+        raise UserError(f"{folder} was trained with networks of your own ({', '.join(own)}); the file holds their "
+                        f"weights, not their code: load it with latentspace.load(path, {given})")
+    unknown = sorted(set(networks) - set(own))
+    if unknown:
+        raise UserError(f"{folder} was not trained with a network {unknown[0]!r} of your own; drop that argument")
+    model = create(meta["model"], **{**params, **networks})
     model.info_ = DataInfo.from_json(meta["data"])
     model._set_state(load_state(folder / WEIGHTS_FILE), meta.get("extra", {}))
     return model

@@ -31,7 +31,7 @@ from torch import nn
 from latentspace.errors import UserError
 from latentspace.models.base import check_labels, register
 from latentspace.models.gan import GAN
-from latentspace.models.nets import ConvDecoder, ConvEncoder, conv_features, dcgan_init, is_spatial, mlp
+from latentspace.models.nets import ConvDecoder, ConvEncoder, conv_features, dcgan_init, mlp
 
 
 class ConditionalGenerator(nn.Module):
@@ -102,6 +102,11 @@ class CGAN(GAN):
         Size of the generator's label embedding (0: the number of classes).
     projection : bool
         Projection discriminator instead of concatenating the label to the input.
+    generator, discriminator : torch.nn.Module, optional
+        Networks of your own, as bodies that see the label: the generator maps ``(n, latent_dim +
+        embed_dim)`` (the code and the label's embedding) to items; the discriminator maps items with
+        the one-hot label joined (``(n, C + classes, *spatial)``, or ``(n, features + classes)`` for
+        points) to one score each. Not with ``projection``.
 
     Examples
     --------
@@ -144,30 +149,39 @@ class CGAN(GAN):
         if self.rejection_sampling:
             raise UserError("cgan samples without discriminator rejection; drop rejection_sampling")
         e = self.embed_dim or k
-        if is_spatial(info):
-            channels, *spatial = info.shape
-            G = ConvDecoder(self.z_dim + e, info.shape, width=self.width, norm="batch", out_act=nn.Tanh(),
-                            upsample=self.upsample_for(info))
+        if self.projection and self.discriminator is not None:
+            raise UserError("a discriminator of your own is used as the body of the concatenating discriminator; "
+                            "drop projection=true or discriminator=...")
+        channels, *spatial = info.shape
+        joined = (channels + k, *spatial) if info.spec.spatial else (info.dim + k,)
+        G, D = self._own_networks(info, self.z_dim + e, joined)
+        own_g, own_d = G is not None, D is not None
+        if info.spec.spatial:
+            if not own_g:
+                G = ConvDecoder(self.z_dim + e, info.shape, width=self.width, norm="batch", out_act=nn.Tanh(),
+                                upsample=self.upsample_for(info))
             if self.projection:
-                enc = ConvEncoder(info.shape, 1, width=self.width, norm=self.conv_d_norm,
-                                  minibatch_std=self.minibatch_std)
-                phi = _ConvFeatures(enc)
+                phi = _ConvFeatures(ConvEncoder(info.shape, 1, width=self.width, norm=self.conv_d_norm,
+                                                minibatch_std=self.minibatch_std))
                 D = ProjectionDiscriminator(k, phi, phi.dim)
-            else:
-                D = ConcatDiscriminator(k, ConvEncoder((channels + k, *spatial), 1, width=self.width,
-                                                       norm=self.conv_d_norm, minibatch_std=self.minibatch_std))
+            elif not own_d:
+                D = ConvEncoder(joined, 1, width=self.width, norm=self.conv_d_norm, minibatch_std=self.minibatch_std)
         else:
-            G = nn.Sequential(mlp([self.z_dim + e] + [self.hidden] * self.layers + [info.dim], act=nn.ReLU),
-                              nn.Unflatten(1, tuple(info.shape)))
+            if not own_g:
+                G = nn.Sequential(mlp([self.z_dim + e] + [self.hidden] * self.layers + [info.dim], act=nn.ReLU),
+                                  nn.Unflatten(1, tuple(info.shape)))
             if self.projection:
                 phi = nn.Sequential(nn.Flatten(), mlp([info.dim] + [self.hidden] * self.layers), nn.LeakyReLU(0.2))
                 D = ProjectionDiscriminator(k, phi, self.hidden)
-            else:
-                D = ConcatDiscriminator(k, mlp([info.dim + k] + [self.hidden] * self.layers + [1]))
+            elif not own_d:
+                D = mlp([info.dim + k] + [self.hidden] * self.layers + [1])
+        if not self.projection:
+            D = ConcatDiscriminator(k, D)
         G = ConditionalGenerator(k, e, G)
-        if self.dcgan_init:
-            dcgan_init(G)
-            dcgan_init(D)
+        if self.dcgan_init:  # the built-in parts only: the user's networks keep their own initialisation
+            dcgan_init(G.embed if own_g else G)
+            if not own_d:
+                dcgan_init(D)
         return {"G": G, "D": D}
 
     def generate(self, z, y=None):

@@ -46,10 +46,10 @@ quarter of the image's side; here, with ``d_layers=2`` on 28x28 images, each of 
 scores sees a 26x26 patch. Weights start from N(0, 0.02); Adam with ``lr=2e-4``,
 betas (0.5, 0.999).
 
-Training through the engine: batches of domain A come from the engine as for every model;
-batches of domain B are drawn by an independent index stream (:class:`IndexBatches` seeded
-from ``(seed, step)``), so exact resume holds, and the replay buffers are part of the
-checkpoint.
+Training through the engine: batches of domain A and of domain B both come from the engine,
+B's from an independent index stream (a pure function of ``(seed, step)`` too, see
+:func:`latentspace.train.engine.train`'s ``data_b``), so exact resume holds, and the replay
+buffers are part of the checkpoint.
 
 ``translate(x, "a2b" | "b2a")`` maps data-space items; ``sample(n, seed=)`` translates
 ``n`` items of domain A (the default ``direction="a2b"``) drawn from a bank of
@@ -70,7 +70,6 @@ from latentspace.errors import UserError
 from latentspace.models.base import register
 from latentspace.models.nets import dcgan_init
 from latentspace.models.neural import NeuralModel
-from latentspace.train.batches import IndexBatches
 
 DIRECTIONS = ("a2b", "b2a")
 
@@ -230,8 +229,6 @@ class CycleGAN(NeuralModel):
     default_steps = 2000
     default_batch_size = 16
     default_lr_schedule = "linear"
-    #: offset separating the seed of domain B's batches from domain A's
-    B_STREAM = 7_777_777
 
     def __init__(self, width: int = 32, blocks: int = 4, downsample: int = 2, d_width: int = 32,
                  d_layers: int = 2, lambda_cyc: float = 10.0, lambda_id: float = 0.5, pool_size: int = 50,
@@ -251,22 +248,22 @@ class CycleGAN(NeuralModel):
 
     info_b_ = None
     bank_ = None
-    data_b_ = None
-    b_cache_ = None
-    seed_ = 0
 
     # -- data ------------------------------------------------------------------------
-    def fit(self, data: Dataset, data_b: Dataset | None = None, **options) -> "CycleGAN":
+    def fit(self, data: Dataset, data_b: Dataset | None = None, *, steps=None, batch_size=None, seed: int = 0,
+            out=None, resume: bool = False, overwrite: bool = False, log_every: int = 100, sample_every: int = 0,
+            checkpoint_every: int = 1000, progress: bool = True, device=None, lr_schedule=None,
+            callbacks=()) -> "CycleGAN":
         """Train on domain A (``data``) and domain B (``data_b``), two unpaired image sets.
 
         Parameters
         ----------
         data : Dataset
-            Domain A; its batches come from the engine.
+            Domain A.
         data_b : Dataset
-            Domain B, items of the same shape as A's; drawn by an independent index stream.
-        **options
-            As for :meth:`NeuralModel.fit` (``steps``, ``batch_size``, ``seed``, ``out``, ...).
+            Domain B, items of the same shape as A's.
+        steps, batch_size, seed, out, resume, ...
+            As for :meth:`NeuralModel.fit`.
         """
         self._check_params()
         if data_b is None:
@@ -280,17 +277,14 @@ class CycleGAN(NeuralModel):
                             f"{tuple(data.shape)}, B ({data_b.name}) has {tuple(data_b.shape)}; resize one of them")
         self._check_data(data_b)
         self.info_b_ = copy.deepcopy(data_b.info)
-        self.data_b_ = data_b
-        self.b_cache_ = None
-        self.seed_ = int(options.get("seed", 0))
-        self.bank_ = {"a": self._bank(data, 0), "b": self._bank(data_b, 1)}
+        self.bank_ = {"a": self._bank(data, 0, seed), "b": self._bank(data_b, 1, seed)}
         view = copy.copy(data)  # domain A, its source naming B too: a run folder can reload both
         if data.source is not None and data_b.source is not None:
             view.source = {**data.source, "data_b": data_b.source}
-        try:
-            return super().fit(view, **options)
-        finally:
-            self.data_b_ = self.b_cache_ = None
+        return self._fit(view, data_b, steps=steps, batch_size=batch_size, seed=seed, out=out, resume=resume,
+                         overwrite=overwrite, log_every=log_every, sample_every=sample_every,
+                         checkpoint_every=checkpoint_every, progress=progress, device=device,
+                         lr_schedule=lr_schedule, callbacks=callbacks)
 
     def _check_data(self, data: Dataset) -> None:
         if len(data.shape) != 3:
@@ -305,23 +299,10 @@ class CycleGAN(NeuralModel):
             raise UserError(f"cyclegan with d_layers={self.d_layers} needs image sides of at least "
                             f"{2 ** (self.d_layers + 1)}, got {size}; set d_layers to a smaller value")
 
-    def _bank(self, data: Dataset, domain: int) -> torch.Tensor:
+    def _bank(self, data: Dataset, domain: int, seed: int) -> torch.Tensor:
         """``bank_size`` training items (model space) of one domain, drawn with the seed, for ``sample``."""
-        g = torch.Generator().manual_seed(self.seed_ * 2 + domain)
+        g = torch.Generator().manual_seed(int(seed) * 2 + domain)
         return data.x[torch.randperm(len(data), generator=g)[:self.bank_size]].clone()
-
-    def _batch_b(self, step: int, n: int, device) -> torch.Tensor:
-        """This rank's batch of domain B at ``step``: a pure function of (seed, step), like domain A's."""
-        if self.b_cache_ is None:
-            rank, world = 0, 1
-            if torch.distributed.is_available() and torch.distributed.is_initialized():
-                rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
-            x = self.data_b_.x.to(device)
-            if x.ndim == 4:
-                x = x.contiguous(memory_format=torch.channels_last)
-            self.b_cache_ = (x, IndexBatches(len(x), n * world, self.seed_ + self.B_STREAM, rank, world))
-        x, batches = self.b_cache_
-        return x[batches.indices(step).to(device)]
 
     # -- networks ------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -376,8 +357,7 @@ class CycleGAN(NeuralModel):
         return 0.5 * (lsgan(scores[:len(real)], True) + lsgan(scores[len(real):], False))
 
     def train_step(self, batch, step):
-        a = batch["x"]
-        b = self._batch_b(step, len(a), a.device)
+        a, b = batch.x, batch.x_b
         t = self.generator_terms(a, b)
         loss_g = (t["gan_G"] + t["gan_F"] + self.lambda_cyc * t["cycle"]
                   + self.lambda_id * self.lambda_cyc * t["identity"])

@@ -85,118 +85,22 @@ it gates the discriminator (``d_gate=0.8``) and adds a light mode-seeking term
 
 from __future__ import annotations
 
+import copy
+from contextlib import contextmanager
+
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from latentspace.errors import UserError
 from latentspace.models.augment import diff_augment, parse_policy
 from latentspace.models.base import register
-from latentspace.models.nets import ConvDecoder, ConvEncoder, dcgan_init, is_spatial, mlp
+from latentspace.models.gan_losses import (LOSSES, TARGET_LOSSES, d_accuracy, discriminator_loss,  # noqa: F401
+                                           generator_loss, gradient_penalty, has_batch_norm, mode_seeking_ratio,
+                                           spectral_normalise)
+from latentspace.models.gan_recipes import LOSS_RECIPES, RECIPES, recipe
+from latentspace.models.gan_rejection import D_MAX_ITEMS, largest_logit, rejection_sample
+from latentspace.models.nets import ConvDecoder, ConvEncoder, check_network, dcgan_init, mlp
 from latentspace.models.neural import NeuralModel
-
-#: the games ``GAN(loss=...)`` can play
-LOSSES = ("ns", "lsgan", "hinge", "wgan", "wgan-gp")
-#: the losses whose discriminator has targets (one-sided label smoothing applies)
-TARGET_LOSSES = ("ns", "lsgan")
-
-
-def discriminator_loss(real: torch.Tensor, fake: torch.Tensor, loss: str = "ns",
-                       smoothing: float = 0.0) -> torch.Tensor:
-    """:math:`L_D` of ``loss`` from the discriminator's outputs on real and generated items.
-
-    ``smoothing`` is one-sided label smoothing: the real target of ``ns`` and ``lsgan`` is
-    ``1 - smoothing`` (the other losses have no target and take none).
-    """
-    if loss == "ns":
-        return (F.binary_cross_entropy_with_logits(real, torch.full_like(real, 1.0 - smoothing))
-                + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
-    if loss == "lsgan":
-        return 0.5 * (real - (1.0 - smoothing)).pow(2).mean() + 0.5 * fake.pow(2).mean()
-    if smoothing:
-        raise UserError(f"label_smoothing needs a loss with targets; use loss in {TARGET_LOSSES} or label_smoothing=0")
-    if loss == "hinge":
-        return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
-    if loss in ("wgan", "wgan-gp"):
-        return fake.mean() - real.mean()
-    raise UserError(f"unknown GAN loss {loss!r}; use one of {', '.join(LOSSES)}")
-
-
-def generator_loss(fake: torch.Tensor, loss: str = "ns") -> torch.Tensor:
-    """:math:`L_G` of ``loss`` from the discriminator's outputs on generated items."""
-    if loss == "ns":
-        return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
-    if loss == "lsgan":
-        return 0.5 * (fake - 1.0).pow(2).mean()
-    if loss in ("hinge", "wgan", "wgan-gp"):
-        return -fake.mean()
-    raise UserError(f"unknown GAN loss {loss!r}; use one of {', '.join(LOSSES)}")
-
-
-def d_accuracy(real: torch.Tensor, fake: torch.Tensor, loss: str = "ns") -> float:
-    """The discriminator's accuracy on a batch: real items scored above the decision threshold
-    (0 for logits and hinge scores, 0.5 for least-squares targets 0/1), generated ones below it.
-    Averaged over all processes under torchrun, so that every rank takes the same decision."""
-    t = 0.5 if loss == "lsgan" else 0.0
-    acc = torch.cat([(real > t).flatten(), (fake < t).flatten()]).float().mean()
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.all_reduce(acc)
-        acc = acc / torch.distributed.get_world_size()
-    return acc.item()
-
-
-def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, generator=None) -> torch.Tensor:
-    r"""WGAN-GP's :math:`\mathbb E_{\hat x} (\|\nabla_{\hat x} D(\hat x)\|_2 - 1)^2` (not yet times lambda).
-
-    Parameters
-    ----------
-    critic : callable
-        Items -> scores ``(n,)`` or ``(n, 1)``, each score a function of its own item only.
-    real, fake : torch.Tensor
-        Items of the same shape ``(n, ...)``; ``fake`` is taken as a constant (detached).
-    generator : torch.Generator, optional
-        Draws the interpolation weights :math:`\epsilon \sim U[0, 1]`, one per item.
-
-    Returns
-    -------
-    torch.Tensor
-        A scalar, differentiable in the critic's parameters. The norm is that of each item's
-        whole (flattened) gradient, not of its elements one by one.
-    """
-    eps = torch.rand(len(real), *[1] * (real.ndim - 1), generator=generator, device=real.device, dtype=real.dtype)
-    x_hat = (eps * real.detach() + (1.0 - eps) * fake.detach()).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
-    norm = (grad.flatten(1).pow(2).sum(1) + 1e-12).sqrt()  # the epsilon keeps the gradient finite at 0
-    return (norm - 1.0).pow(2).mean()
-
-
-def mode_seeking_ratio(x1: torch.Tensor, x2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
-    """Mean absolute difference of paired items over that of their codes (Mao et al. 2019).
-
-    Near 0 when the generator ignores its noise; the mode-seeking term is its reciprocal.
-    """
-    return (x1 - x2).abs().mean() / (z1 - z2).abs().mean()
-
-
-def spectral_normalise(net: nn.Module, power_iterations: int = 5) -> nn.Module:
-    """Put spectral normalisation (Miyato et al. 2018) on every linear and conv layer of ``net``.
-
-    Each training forward refines the estimate of each weight's largest singular value by
-    ``power_iterations`` steps of the power method. The estimate lags behind weights that move
-    fast relative to their size: with N(0, 0.02) weights under the points recipe's
-    ``lr_d = 3e-3``, the paper's single step let the largest singular value reach 1.7 after
-    8 steps; 5 steps keep it below 1.1 after 8 steps and 1.16 after 30 (worst of 20 seeds),
-    and within 2.5% with PyTorch's default initialisation (``dcgan_init=False``).
-    """
-    layers = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
-    for module in [m for m in net.modules() if isinstance(m, layers)]:
-        nn.utils.parametrizations.spectral_norm(module, n_power_iterations=power_iterations)
-    return net
-
-
-def _has_batch_norm(net: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
-
 
 @register
 class GAN(NeuralModel):
@@ -308,6 +212,11 @@ class GAN(NeuralModel):
         ``translation,cutout,color`` (color: images only; empty: off): the discriminator sees
         real and generated items through the same kind of random differentiable transforms,
         which keeps it from memorising a small training set.
+    generator, discriminator : torch.nn.Module, optional
+        Networks of your own in place of the built-in ones (each independently): the generator
+        maps codes ``(n, latent_dim)`` (``latent_dim`` required) to model-space items ``(n, *shape)``,
+        the discriminator items to one score each, ``(n, 1)`` or ``(n,)``. Checked for shape when
+        the model is built; copies are trained (yours are left as they are); ``load`` needs them again.
 
     Examples
     --------
@@ -319,6 +228,8 @@ class GAN(NeuralModel):
     """
 
     name = "gan"
+    latent = "continuous"
+    inversion = "gradient"
     #: normalisation in a conv discriminator: a per-item GroupNorm(1, C) ("layer"). Without one the
     #: DCGAN discriminator sat at chance on MNIST (D = 0.5 from step 400, generator collapsed onto
     #: 3s); BatchNorm over a batch of real and generated items lets it tell the batches apart by
@@ -327,40 +238,10 @@ class GAN(NeuralModel):
     ema_nets = ("G",)
     default_batch_size = 256
 
-    #: defaults of the parameters left at None, by modality, for ``loss="ns"`` (and, unless
-    #: ``loss_recipes`` says otherwise, for the other losses): for points a recipe measured on
-    #: grid25 (see docs/gan-grid25.md); the DCGAN recipe for images; for volumes the DCGAN
-    #: recipe with the 3-D GAN's discriminator gate (Wu et al. 2016) and a light mode-seeking
-    #: term, measured on the ModelNet10 chairs (docs/gan-family.md); ``steps`` is the default
-    #: training length, ``lr_schedule`` (if given) the default schedule
-    recipes = {
-        "points": dict(steps=12000, optimizer="adam", lr=1e-3, lr_d=3e-3, beta1=0.0, beta2=0.9, d_steps=1,
-                       instance_noise=0.1, r1_gamma=0.0, top_k=0.5, rejection_sampling=True, gp_lambda=10.0,
-                       d_gate=0.0, mode_seeking=0.0),
-        "spatial": dict(steps=6000, optimizer="adam", lr=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, d_steps=1,
-                        instance_noise=0.0, r1_gamma=0.0, top_k=1.0, rejection_sampling=False, gp_lambda=10.0,
-                        d_gate=0.0, mode_seeking=0.0),
-    }
-    #: (a linearly decaying learning rate let the 3-D GAN drift into noisy, less varied chairs
-    #: over the last third of the run; a constant one does not)
-    recipes["volume"] = {**recipes["spatial"], "steps": 3600, "lr_schedule": "constant", "d_gate": 0.8,
-                         "mode_seeking": 0.05}
-    #: what each loss changes in ``recipes``, by modality ("spatial" also stands for "volume" when
-    #: that has no entry): the papers' settings for images and volumes; for points, wgan-gp's
-    #: were measured on grid25 (docs/gan-grid25.md). The Wasserstein critics take no gate.
-    loss_recipes = {
-        "lsgan": {"points": dict(rejection_sampling=False), "spatial": {}},
-        "hinge": {"points": dict(rejection_sampling=False), "spatial": {}},
-        "wgan": {kind: dict(optimizer="rmsprop", lr=5e-5, lr_d=5e-5, d_steps=5, instance_noise=0.0, top_k=1.0,
-                            rejection_sampling=False, d_gate=0.0) for kind in ("points", "spatial")},
-        "wgan-gp": {
-            # measured on grid25: TTUR with one critic step per generator step, a gentler penalty
-            "points": dict(lr=2e-3, lr_d=6e-3, beta1=0.0, beta2=0.9, d_steps=1, gp_lambda=1.0, instance_noise=0.0,
-                           top_k=1.0, rejection_sampling=False),
-            "spatial": dict(lr=1e-4, lr_d=1e-4, beta1=0.0, beta2=0.9, d_steps=5, instance_noise=0.0, top_k=1.0,
-                            rejection_sampling=False, d_gate=0.0),
-        },
-    }
+    #: defaults of the parameters left at None, by modality, and what each loss changes in them
+    #: (measured where :mod:`latentspace.models.gan_recipes` says)
+    recipes = RECIPES
+    loss_recipes = LOSS_RECIPES
     param_types = {"lr": float, "lr_d": float, "beta1": float, "beta2": float, "instance_noise": float,
                    "r1_gamma": float, "top_k": float, "rejection_sampling": bool, "d_steps": int, "optimizer": str,
                    "gp_lambda": float, "d_gate": float, "mode_seeking": float}
@@ -375,7 +256,8 @@ class GAN(NeuralModel):
                  top_k: float | None = None, rejection_sampling: bool | None = None, loss: str = "ns",
                  optimizer: str | None = None, clip: float = 0.01, gp_lambda: float | None = None,
                  spectral_norm: bool = False, diffaugment: str = "", upsample: str = "auto",
-                 d_gate: float | None = None, minibatch_std: int = 0, mode_seeking: float | None = None):
+                 d_gate: float | None = None, minibatch_std: int = 0, mode_seeking: float | None = None,
+                 generator=None, discriminator=None):
         self.latent_dim = latent_dim
         self.hidden = hidden
         self.layers = layers
@@ -405,12 +287,12 @@ class GAN(NeuralModel):
         self.d_gate = d_gate
         self.minibatch_std = minibatch_std
         self.mode_seeking = mode_seeking
+        self.generator = generator
+        self.discriminator = discriminator
 
     def upsample_for(self, info) -> str:
         """The conv generator's upsampling for data described by ``info`` (``upsample`` resolved)."""
-        if self.upsample != "auto":
-            return self.upsample
-        return "transposed" if info.modality == "volume" else "nearest"
+        return info.spec.conv_upsample if self.upsample == "auto" else self.upsample
 
     def _default_steps(self, data):
         return self.recipe(data.info)["steps"]
@@ -421,13 +303,19 @@ class GAN(NeuralModel):
     # -- settings -------------------------------------------------------------------
     def recipe(self, info) -> dict:
         """The defaults for data described by ``info``: ``recipes`` updated by ``loss_recipes``."""
-        kind = "volume" if info.modality == "volume" else "spatial" if is_spatial(info) else "points"
-        by_kind = self.loss_recipes.get(self.loss, {})
-        return {**self.recipes[kind], **by_kind.get(kind, by_kind.get("spatial", {}) if kind == "volume" else {})}
+        return recipe(self.recipes, self.loss_recipes, info, self.loss)
+
+    #: the settings resolved when the networks were built: {parameter: value used}
+    settings_ = None
 
     def setting(self, name: str):
         """A parameter's value, or the modality's and loss's default when it was left at None."""
-        return self.setting_from(self.info_, name)
+        if self.settings_ is None:
+            return self.setting_from(self.info_, name)
+        return self.settings_[name]
+
+    def resolved_params(self) -> dict:
+        return {**(self.settings_ or {}), "latent_dim": self.z_dim, "upsample": self.upsample_for(self.info_)}
 
     def setting_from(self, info, name: str):
         value = getattr(self, name)
@@ -456,7 +344,7 @@ class GAN(NeuralModel):
                             "use loss='ns' or rejection_sampling=false")
         if self.clip <= 0:
             raise UserError(f"clip must be positive, got {self.clip}")
-        if self.minibatch_std < 0 or self.minibatch_std == 1 or (self.minibatch_std and not is_spatial(info)):
+        if self.minibatch_std < 0 or self.minibatch_std == 1 or (self.minibatch_std and not info.spec.spatial):
             raise UserError(f"minibatch_std is a group size >= 2 (0: off) for conv discriminators (images, "
                             f"volumes); got {self.minibatch_std} for {info.modality}")
         gate = self.setting_from(info, "d_gate")
@@ -467,20 +355,39 @@ class GAN(NeuralModel):
             raise UserError(f"mode_seeking is a weight >= 0 (0: off), got {self.setting_from(info, 'mode_seeking')}")
         if self.setting_from(info, "gp_lambda") < 0:
             raise UserError(f"gp_lambda must be non-negative, got {self.gp_lambda}")
-        parse_policy(self.diffaugment, len(info.shape) - 1 if is_spatial(info) else 0)
+        parse_policy(self.diffaugment, info.spec.spatial_dims)
+        if self.generator is not None and not self.latent_dim:
+            raise UserError("a generator of your own needs latent_dim, the width of its input codes; "
+                            "pass latent_dim=... with generator=...")
 
     # -- networks ------------------------------------------------------------------
     @property
     def z_dim(self) -> int:
         if self.latent_dim:
             return self.latent_dim
-        return 8 if self.info_ is not None and not is_spatial(self.info_) else 64
+        return 8 if self.info_ is not None and not self.info_.spec.spatial else 64
+
+    def latent_width(self) -> int:
+        return self.z_dim
+
+    @contextmanager
+    def differentiable_decoder(self):
+        """The (EMA) generator in eval mode: ``decode(z, y)`` -> model-space items."""
+        G = self.eval_net("G")
+        was = G.training
+        G.eval()
+        try:
+            yield (lambda z, y: G(z, y)) if self.conditional else (lambda z, y: G(z))
+        finally:
+            G.train(was)
 
     def build(self, info, device=None) -> "GAN":
-        """The networks of ``_build``, with spectral normalisation on the discriminator if asked for."""
+        """The networks of ``_build``, with spectral normalisation on the discriminator if asked for;
+        the recipe's defaults resolved into ``settings_``."""
         self._check_options(info)
+        self.settings_ = {name: self.setting_from(info, name) for name in self.param_types}
         super().build(info, device)
-        if self.loss == "wgan-gp" and _has_batch_norm(self.nets_["D"]):
+        if self.loss == "wgan-gp" and has_batch_norm(self.nets_["D"]):
             raise UserError("wgan-gp penalises each item's gradient, and a BatchNorm critic mixes items; "
                             "use a critic with LayerNorm/GroupNorm or no norm")
         if self.spectral_norm:
@@ -488,7 +395,27 @@ class GAN(NeuralModel):
         return self
 
     def _build(self, info):
-        if is_spatial(info):
+        G, D = self._own_networks(info, self.z_dim, info.shape)
+        if G is None or D is None:
+            G0, D0 = self._default_networks(info)
+            G, D = G if G is not None else G0, D if D is not None else D0
+        return {"G": G, "D": D}
+
+    def _own_networks(self, info, z_in: int, d_in: tuple):
+        """Copies of the networks the user passed (None where not), checked for shape: G maps codes
+        ``(n, z_in)`` to items, D packed items ``(n, *d_in)`` to one score each."""
+        G = D = None
+        if self.generator is not None:
+            G = check_network("generator", copy.deepcopy(self.generator), torch.zeros(2, z_in), [(2, *info.shape)])
+        if self.discriminator is not None:
+            d_in = (d_in[0] * self.pac, *d_in[1:])
+            D = check_network("discriminator", copy.deepcopy(self.discriminator), torch.zeros(2, *d_in),
+                              [(2, 1), (2,)])
+        return G, D
+
+    def _default_networks(self, info):
+        """The built-in networks: MLPs for points, conv nets for spatial items."""
+        if info.spec.spatial:
             channels, *spatial = info.shape
             G = ConvDecoder(self.z_dim, info.shape, width=self.width, norm="batch", out_act=nn.Tanh(),
                             upsample=self.upsample_for(info))
@@ -502,13 +429,13 @@ class GAN(NeuralModel):
         if self.dcgan_init:
             dcgan_init(G)
             dcgan_init(D)
-        if self.g_init_std > 0 and not is_spatial(info):
+        if self.g_init_std > 0 and not info.spec.spatial:
             out_layer = [m for m in G.modules() if isinstance(m, nn.Linear)][-1]
             with torch.no_grad():
                 spread = G(torch.randn(4096, self.z_dim)).std()
                 out_layer.weight.mul_(self.g_init_std / spread.clamp_min(1e-12))
                 out_layer.bias.zero_()
-        return {"G": G, "D": D}
+        return G, D
 
     def _optimizer(self, params, lr: float) -> torch.optim.Optimizer:
         if self.setting("optimizer") == "rmsprop":
@@ -541,9 +468,9 @@ class GAN(NeuralModel):
 
     # -- training -------------------------------------------------------------------
     def train_step(self, batch, step):
-        x = batch["x"]
-        y = batch.get("y") if self.conditional else None
-        first_half = max(0.0, 1.0 - 2.0 * batch.get("progress", 0.0))  # 1 -> 0 over the first half of the run
+        x = batch.x
+        y = batch.y if self.conditional else None
+        first_half = max(0.0, 1.0 - 2.0 * batch.progress)  # 1 -> 0 over the first half of the run
         noise_std = self.setting("instance_noise") * first_half
         keep = self.setting("top_k") + (1.0 - self.setting("top_k")) * first_half
         d_steps, gamma, loss = self.setting("d_steps"), self.setting("r1_gamma"), self.loss
@@ -582,7 +509,7 @@ class GAN(NeuralModel):
                 (grad,) = torch.autograd.grad(real_out.sum(), real, create_graph=True)
                 loss_d = loss_d + 0.5 * gamma * grad.pow(2).flatten(1).sum(1).mean()
             if gate > 0:
-                logs["d_acc"] = d_accuracy(real_out, fake_out, loss)
+                logs["d_acc"] = d_accuracy(real_out, fake_out, loss, self.dist_)
                 if logs["d_acc"] > gate:
                     continue
             self.opt_d_.zero_grad(set_to_none=True)
@@ -614,52 +541,24 @@ class GAN(NeuralModel):
         return dict(loss_d=loss_d.item(), loss_g=loss_g.item(), d_real=score(real_out).mean().item(),
                     d_fake=score(fake_out).mean().item(), **logs)
 
-    # -- rejection sampling -----------------------------------------------------------
-    #: generated items whose largest discriminator logit sets the acceptance scale
-    D_MAX_ITEMS = 20000
+    # -- rejection sampling (see :mod:`latentspace.models.gan_rejection`) --------------------
     d_max_ = None
 
     def _rejects(self) -> bool:
         return bool(self.setting("rejection_sampling")) and self.pac == 1 and self.d_max_ is not None
 
-    @torch.no_grad()
     def end_training(self, data) -> None:
         """Record ``D_max`` for rejection sampling: the largest logit over generated items."""
         self.d_max_ = None
-        if not self.setting("rejection_sampling") or self.pac > 1:
-            return
-        D = self.nets_["D"]
-        was = D.training
-        D.eval()
-        x = self._batched(self.eval_net("G").eval(), self._noise(self.D_MAX_ITEMS, 0, self.z_dim), batch=4096)
-        self.d_max_ = float(self._batched(D, x, batch=4096).max())
-        D.train(was)
+        if self.setting("rejection_sampling") and self.pac == 1:
+            self.d_max_ = largest_logit(self.eval_net("G"), self.nets_["D"],
+                                        self._noise(D_MAX_ITEMS, 0, self.z_dim), self._batched)
 
-    @torch.no_grad()
     def _rejection_sample(self, n: int, seed) -> torch.Tensor:
-        """``n`` generated items (model space), each kept with probability exp(D(x) - D_max)."""
-        g = torch.Generator().manual_seed(int(seed)) if seed is not None else torch.Generator().manual_seed(
-            int(torch.randint(2**62, ())))
-        G, D = self.eval_net("G").eval(), self.nets_["D"]
-        was = D.training
-        D.eval()
-        cap = min(2**20, max(4096, 2**26 // self.info_.dim))  # candidates per round: <= 256 MB of items
-        kept, have, drawn, chunk = [], 0, 0, min(cap, max(4096, 8 * n))
-        while have < n:
-            z = torch.randn(chunk, self.z_dim, generator=g).to(self.device_)
-            x = self._batched(G, z, batch=4096)
-            logit = self._batched(D, x, batch=4096).flatten().cpu()
-            accept = torch.rand(chunk, generator=g) < torch.exp((logit - self.d_max_).clamp(max=0.0))
-            kept.append(x[accept.to(x.device)])
-            have += int(accept.sum())
-            drawn += chunk
-            if drawn >= 10_000 * n + 10**6 and have < n:
-                raise UserError(f"rejection sampling accepted {have} of {drawn} candidates; the discriminator "
-                                "rejects nearly everything — sample with rejection_sampling=false")
-            chunk = min(max(chunk, int(1.2 * (n - have) * drawn / max(have, 1))), cap)
-        D.train(was)
-        self.acceptance_ = have / drawn
-        return torch.cat(kept)[:n]
+        x, self.acceptance_ = rejection_sample(self.eval_net("G"), self.nets_["D"], self.d_max_, n, seed,
+                                               z_dim=self.z_dim, item_dim=self.info_.dim, device=self.device_,
+                                               batched=self._batched)
+        return x
 
     # -- the API ------------------------------------------------------------------------
     @torch.no_grad()
@@ -696,58 +595,3 @@ class GAN(NeuralModel):
         x = self._batched(G, z.to(self.device_))
         G.train(was)
         return self._to_data(x)
-
-
-# -- the GAN under other defaults --------------------------------------------------------
-class _Preset(GAN):
-    """The GAN with other defaults for some parameters (``preset``); it takes every GAN parameter."""
-
-    preset: dict = {}
-
-    def __init__(self, **params):
-        super().__init__(**{**self.preset, **params})
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return GAN._param_names()
-
-    @classmethod
-    def param_defaults(cls) -> dict:
-        return {**GAN.param_defaults(), **cls.preset}
-
-
-@register
-class DCGAN(_Preset):
-    """The GAN with the DCGAN recipe (Radford et al. 2016): Adam 2e-4, beta1 0.5, N(0, 0.02) init.
-
-    Images and volumes get the ``gan`` defaults, which are DCGAN's; points keep the MLPs and
-    the other points defaults, with DCGAN's optimiser settings (which the ``gan`` defaults for
-    points improve on, see docs/gan-grid25.md).
-    """
-
-    name = "dcgan"
-    recipes = {**GAN.recipes, "points": {**GAN.recipes["points"], "lr": 2e-4, "lr_d": 2e-4, "beta1": 0.5,
-                                         "beta2": 0.999}}
-
-
-@register
-class WGAN(_Preset):
-    """The GAN with loss="wgan" (Arjovsky et al. 2017): a weight-clipped critic, RMSprop 5e-5, 5 critic steps."""
-
-    name = "wgan"
-    preset = {"loss": "wgan"}
-
-
-@register
-class WGANGP(_Preset):
-    """The GAN with loss="wgan-gp" (Gulrajani et al. 2017): a critic with a per-item gradient penalty.
-
-    Images and volumes get the paper's settings (Adam 1e-4, betas (0, 0.9), 5 critic steps,
-    ``gp_lambda=10``). For points, the recipe measured on grid25 (docs/gan-grid25.md): MLPs of
-    128 units (the penalty's double backward makes a step at 256 units 2.7 times dearer, and
-    more, cheaper steps sharpen the samples more), one critic step per generator step at three
-    times the generator's learning rate (2e-3 and 6e-3), ``gp_lambda=1``.
-    """
-
-    name = "wgan-gp"
-    preset = {"loss": "wgan-gp", "hidden": 128}

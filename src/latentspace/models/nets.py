@@ -1,5 +1,6 @@
-"""Building blocks chosen by modality: MLPs for points, 2-D convs for images and
-spectrograms, 3-D convs for volumes.
+"""Building blocks chosen by the modality (``info.spec``): MLPs for items without spatial
+dimensions (points), 1-, 2- or 3-D convs over ``spec.spatial_dims`` (images and spectrograms 2-D,
+volumes 3-D).
 
 Every network maps between a flat vector (latent code, or a feature/logit vector) and
 items of shape ``info.shape``. Conv nets are sized from the data: the encoder halves
@@ -12,6 +13,13 @@ import math
 
 import torch
 from torch import nn
+
+from latentspace.errors import UserError
+
+#: conv, transposed conv and batch-norm layers by number of spatial dimensions
+CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
+BATCH_NORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
 
 
 def mlp(sizes: list[int], *, act=nn.LeakyReLU, act_kwargs=None, out_act=None, norm=None) -> nn.Sequential:
@@ -41,7 +49,7 @@ def _conv_plan(spatial: tuple[int, ...], width: int, max_width: int = 512):
 class ConvEncoder(nn.Module):
     """Items ``(C, *spatial)`` -> vector of ``out_dim``: stride-2 convs then a linear head.
 
-    ``dims`` is 2 for images/spectrograms and 3 for volumes (the 3-D GAN's discriminator).
+    The convs run over the item's spatial dimensions (1, 2 or 3: e.g. 3 for the 3-D GAN's discriminator).
     """
 
     def __init__(self, shape, out_dim: int, width: int = 32, norm: str | None = None, dropout: float = 0.0,
@@ -49,15 +57,15 @@ class ConvEncoder(nn.Module):
         super().__init__()
         channels, *spatial = shape
         dims = len(spatial)
-        conv = nn.Conv2d if dims == 2 else nn.Conv3d
+        conv = CONV[dims]
         sizes, widths = _conv_plan(spatial, width)
         layers: list[nn.Module] = []
         c_in = channels
         for i, w in enumerate(widths):
-            layers.append(conv(c_in, w, kernel_size=4 if dims == 2 else 4, stride=2, padding=1)
+            layers.append(conv(c_in, w, kernel_size=4, stride=2, padding=1)
                           if all(s % 2 == 0 for s in sizes[i]) else conv(c_in, w, 3, stride=2, padding=1))
             if norm == "batch" and i > 0:
-                layers.append((nn.BatchNorm2d if dims == 2 else nn.BatchNorm3d)(w))
+                layers.append(BATCH_NORM[dims](w))
             elif norm == "layer" and i > 0:
                 layers.append(nn.GroupNorm(1, w))
             layers.append(nn.LeakyReLU(0.2))
@@ -118,8 +126,7 @@ class ConvDecoder(nn.Module):
             raise ValueError(f"upsample must be 'nearest' or 'transposed', got {upsample!r}")
         channels, *spatial = shape
         dims = len(spatial)
-        conv = nn.Conv2d if dims == 2 else nn.Conv3d
-        bn = nn.BatchNorm2d if dims == 2 else nn.BatchNorm3d
+        conv, bn = CONV[dims], BATCH_NORM[dims]
         sizes, widths = _conv_plan(spatial, width)
         widths = widths[::-1]
         self.spatial = tuple(spatial)
@@ -131,7 +138,7 @@ class ConvDecoder(nn.Module):
         c_in = self.start_channels
         targets = sizes[::-1][1:]
         transposed = upsample == "transposed" and len(targets) > 0
-        tconv = nn.ConvTranspose2d if dims == 2 else nn.ConvTranspose3d
+        tconv = CONV_T[dims]
         for i, size in enumerate(targets):
             last = i == len(targets) - 1
             if transposed:
@@ -169,14 +176,33 @@ class _Crop(nn.Module):
         return x[(..., *(slice(0, s) for s in self.size))]
 
 
-def is_spatial(info) -> bool:
-    return info.modality in ("image", "volume", "spectrogram")
+def check_network(what: str, net: nn.Module, x: torch.Tensor, shapes: list[tuple]) -> nn.Module:
+    """A network of the user's own, checked on ``x`` (in eval mode, without gradients): its output
+    must have one of ``shapes``; a one-line UserError says what it gave and what is needed."""
+    if not isinstance(net, nn.Module):
+        raise UserError(f"{what} must be a torch.nn.Module, got {type(net).__name__}")
+    was = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            out = net(x)
+    except Exception as e:  # the user's code: any error means the input does not fit
+        raise UserError(f"your {what} fails on inputs of shape {tuple(x.shape)} ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0] if str(e) else ''}); it must take that shape") from None
+    finally:
+        net.train(was)
+    got = [tuple(o.shape) for o in out] if isinstance(out, (tuple, list)) else tuple(out.shape)
+    if got not in [tuple(s) if not isinstance(s, list) else s for s in shapes]:
+        want = " or ".join(str(s) for s in shapes)
+        raise UserError(f"your {what} maps inputs {tuple(x.shape)} to {got}; it must give {want} "
+                        "(shown for a batch of 2)")
+    return net
 
 
 def encoder_for(info, out_dim: int, *, hidden: int = 256, layers: int = 3, width: int = 32,
                 norm: str | None = None) -> nn.Module:
     """Data items -> vector, chosen by modality (MLP for points, convs otherwise)."""
-    if is_spatial(info):
+    if info.spec.spatial:
         return ConvEncoder(info.shape, out_dim, width=width, norm=norm)
     return nn.Sequential(nn.Flatten(), mlp([info.dim] + [hidden] * layers + [out_dim]))
 
@@ -184,7 +210,7 @@ def encoder_for(info, out_dim: int, *, hidden: int = 256, layers: int = 3, width
 def decoder_for(info, in_dim: int, *, hidden: int = 256, layers: int = 3, width: int = 32,
                 norm: str | None = "batch", out_act=None) -> nn.Module:
     """Vector -> data items, chosen by modality (MLP for points, upsample+conv otherwise)."""
-    if is_spatial(info):
+    if info.spec.spatial:
         return ConvDecoder(in_dim, info.shape, width=width, norm=norm, out_act=out_act)
     net = mlp([in_dim] + [hidden] * layers + [info.dim], act=nn.ReLU,
               norm=nn.BatchNorm1d if norm == "batch" else None, out_act=out_act)
@@ -194,10 +220,10 @@ def decoder_for(info, in_dim: int, *, hidden: int = 256, layers: int = 3, width:
 def dcgan_init(module: nn.Module) -> None:
     """DCGAN weight init (Radford et al. 2016): N(0, 0.02) weights, BatchNorm N(1, 0.02)."""
     for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Linear)):
+        if isinstance(m, (*CONV.values(), *CONV_T.values(), nn.Linear)):
             nn.init.normal_(m.weight, 0.0, 0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)):
+        elif isinstance(m, tuple(BATCH_NORM.values())):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)

@@ -8,8 +8,12 @@ A subclass implements
 - ``train_step(batch, step) -> dict[str, float]``: one optimisation step, the family's losses;
 - ``_generate(z, **cond) -> model-space items`` and ``latent_dim``-shaped noise via ``_prior``.
 
+and may declare ``lr_windows(steps)`` (the steps each optimizer trains in; the engine runs the
+learning-rate schedule within each window).
+
 During training, ``self.net(name)`` returns the network to call (DDP-wrapped under
-``torchrun``); ``self.eval_net(name)`` returns the EMA copy when there is one.
+``torchrun``); ``self.eval_net(name)`` returns the EMA copy when there is one; ``self.dist_``
+is the process group's handle (rank, world size, all-reduce) for the model's own collectives.
 """
 
 from __future__ import annotations
@@ -22,9 +26,13 @@ from torch import nn
 from latentspace.data.dataset import Dataset
 from latentspace.errors import UserError
 from latentspace.models.base import GenerativeModel
+from latentspace.train.callbacks import default_callbacks
+from latentspace.train.distributed import DistEnv
+from latentspace.train.engine import TrainConfig, train
 
 
 class NeuralModel(GenerativeModel):
+    iterative = True
     #: names of networks whose weights are averaged (EMA) when ``ema_decay`` > 0
     ema_nets: tuple = ()
     ema_decay: float = 0.0
@@ -37,6 +45,8 @@ class NeuralModel(GenerativeModel):
     ema_ = None
     train_nets_ = None
     info_ = None
+    #: the process group (rank, world size, collectives); one process outside ``torchrun``
+    dist_ = DistEnv()
 
     # -- construction ------------------------------------------------------------
     def _build(self, info) -> dict:
@@ -47,7 +57,7 @@ class NeuralModel(GenerativeModel):
         self.info_ = info
         self.device_ = torch.device(device) if device is not None else torch.device("cpu")
         self.nets_ = nn.ModuleDict(self._build(info)).to(self.device_)
-        if len(info.shape) == 3:  # 2-D convs: channels_last is faster on CPU and GPU
+        if info.spec.spatial_dims == 2:  # 2-D convs: channels_last is faster on CPU and GPU
             self.nets_ = self.nets_.to(memory_format=torch.channels_last)
         self.ema_ = nn.ModuleDict({k: copy.deepcopy(self.nets_[k]).requires_grad_(False)
                                    for k in self.ema_nets if self.ema_decay > 0})
@@ -57,10 +67,16 @@ class NeuralModel(GenerativeModel):
     def configure_optimizers(self) -> dict:
         raise NotImplementedError
 
+    def lr_windows(self, steps: int) -> dict:
+        """``{optimizer name: (first step, end step)}`` for optimizers that train in part of a run of
+        ``steps`` steps; the engine runs the learning-rate schedule within each window. Default: none."""
+        return {}
+
     def end_training(self, data: Dataset) -> None:
         """Called once after the last step, before the model is saved (override to calibrate)."""
 
-    def train_step(self, batch: dict, step: int) -> dict:
+    def train_step(self, batch, step: int) -> dict:
+        """One optimisation step on a :class:`~latentspace.train.engine.Batch`; returns the losses to log."""
         raise NotImplementedError
 
     def net(self, name: str) -> nn.Module:
@@ -87,7 +103,7 @@ class NeuralModel(GenerativeModel):
     def fit(self, data: Dataset, *, steps: int | None = None, batch_size: int | None = None, seed: int = 0,
             out=None, resume: bool = False, overwrite: bool = False, log_every: int = 100,
             sample_every: int = 0, checkpoint_every: int = 1000, progress: bool = True,
-            device: str | None = None, lr_schedule: str | None = None) -> "NeuralModel":
+            device: str | None = None, lr_schedule: str | None = None, callbacks=()) -> "NeuralModel":
         """Train on ``data`` with the shared engine (see :mod:`latentspace.train.engine`).
 
         Parameters
@@ -106,9 +122,17 @@ class NeuralModel(GenerativeModel):
         lr_schedule : {"constant", "linear", "cosine"}, optional
             Learning-rate multiplier over the run (to 0 at the end for linear and cosine);
             the model's default if None.
+        callbacks : sequence of Callback
+            More side effects (e.g. ``latentspace.train.callbacks.TensorBoard(dir)``), after the
+            run folder and progress bar that ``out`` and ``progress`` ask for.
         """
-        from latentspace.train import TrainConfig, train
+        return self._fit(data, None, steps=steps, batch_size=batch_size, seed=seed, out=out, resume=resume,
+                         overwrite=overwrite, log_every=log_every, sample_every=sample_every,
+                         checkpoint_every=checkpoint_every, progress=progress, device=device,
+                         lr_schedule=lr_schedule, callbacks=callbacks)
 
+    def _fit(self, data, data_b, *, steps, batch_size, seed, out, resume, overwrite, log_every, sample_every,
+             checkpoint_every, progress, device, lr_schedule, callbacks):
         if not isinstance(data, Dataset):
             raise UserError(f"fit expects a latentspace Dataset (see latentspace.data.load), got {type(data).__name__}")
         cfg = TrainConfig(steps=steps or self._default_steps(data), batch_size=batch_size or self.default_batch_size,
@@ -117,7 +141,7 @@ class NeuralModel(GenerativeModel):
                           progress=progress, device=device,
                           lr_schedule=lr_schedule or self._default_lr_schedule(data))
         self._check_data(data)
-        return train(self, data, cfg)
+        return train(self, data, cfg, [*default_callbacks(cfg), *callbacks], data_b=data_b)
 
     def _default_lr_schedule(self, data: Dataset) -> str:
         """The learning-rate schedule when ``fit`` is not given one (override to depend on the data)."""

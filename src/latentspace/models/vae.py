@@ -42,31 +42,9 @@ The conditional VAE (``cvae``; Sohn et al. 2015) sees a class label :math:`y` in
 :math:`q_\phi(z|x, y)` and :math:`p_\theta(x|z, y)`, with the same prior, and bounds
 :math:`\log p_\theta(x|y)`; ``sample(n, labels=...)`` draws items of the requested classes.
 
-Likelihoods :math:`p_\theta(x|z)` (``likelihood``), each a product over features:
-
-- ``bernoulli``: :math:`x \log \lambda + (1-x) \log(1-\lambda)` with :math:`\lambda = \sigma(\eta)` the
-  decoder's logits through the logistic function. A probability of binary data; for grey levels
-  it is a cross-entropy, not a likelihood, hence binarisation (below).
-- ``gaussian``: :math:`\mathcal N(x; \mu_\theta(z), \sigma^2)` in model space, with a learned
-  per-feature variance (``sigma=0``) or a fixed standard deviation ``sigma``; a density of the
-  data-space values (the affine map's Jacobian is added).
-- ``continuous-bernoulli`` (Loaiza-Ganem & Cunningham 2019), the normalised Bernoulli on
-  :math:`x \in [0, 1]`: :math:`p(x|\lambda) = C(\lambda) \lambda^x (1-\lambda)^{1-x}` with
-  :math:`C(\lambda) = \frac{2 \operatorname{artanh}(1 - 2\lambda)}{1 - 2\lambda} = \frac{\eta}{\tanh(\eta/2)}`,
-  :math:`C(\tfrac12) = 2`; near :math:`\eta = 0` its logarithm is the series
-  :math:`\log 2 + \log(1 + \eta^2/12 - \eta^4/720 + \eta^6/30240)` (:func:`continuous_bernoulli_log_norm`).
-  Its mean is not :math:`\lambda` but :math:`\sigma(\eta)/\tanh(\eta/2) - 1/\eta`.
-- ``logistic``: the discretised logistic of PixelCNN++ (Salimans et al. 2017) over 256 levels of
-  :math:`x \in [0, 1]`, with a mean :math:`m` and a log-scale :math:`\log s` per feature from the
-  decoder: :math:`P(x) = \sigma(\frac{x + \delta - m}{s}) - \sigma(\frac{x - \delta - m}{s})`,
-  :math:`\delta = \frac{1}{2 \cdot 255}`, the end bins taking the tails
-  (:func:`discretized_logistic_log_prob`). A probability of 8-bit data, so bits/dim compare with
-  published 8-bit figures directly.
-
-Binarisation (``binarize``): with the Bernoulli likelihood, training items are binarised
-*dynamically*, :math:`x \sim \text{Bernoulli}(\text{intensity})` afresh each time an item is
-drawn (Salakhutdinov & Murray 2008), and the held-out likelihood is measured on the test split
-binarised *once* with a fixed seed (:func:`binarize`, seed 0), the protocol of Burda et al. 2016.
+Likelihoods :math:`p_\theta(x|z)` (``likelihood``: ``bernoulli``, ``gaussian``, ``continuous-bernoulli``,
+``logistic``), each a product over features, and the binarisation of items (``binarize``) are stated in
+:mod:`latentspace.models.likelihoods`.
 
 ``score_samples`` estimates :math:`\log p(x)` by importance sampling with :math:`K` = ``k`` draws
 from :math:`q(z|x)`:
@@ -85,19 +63,22 @@ Active units (Burda et al. 2016): latent dimension :math:`u` is active when
 
 from __future__ import annotations
 
+import copy
 import math
+from contextlib import contextmanager
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from latentspace.errors import UserError
 from latentspace.models.base import check_labels, register
-from latentspace.models.nets import ConvDecoder, ConvEncoder, is_spatial, mlp
+from latentspace.models.likelihoods import (LOG_2PI, TEST_BINARIZE_SEED, bernoulli_log_prob,  # noqa: F401
+                                            binarize, continuous_bernoulli_log_norm, continuous_bernoulli_log_prob,
+                                            continuous_bernoulli_mean, discretized_logistic_log_prob,
+                                            gaussian_log_prob)
+from latentspace.models.nets import ConvDecoder, ConvEncoder, check_network, mlp
 from latentspace.models.neural import NeuralModel
-
-LOG_2PI = math.log(2 * math.pi)
+from latentspace.models.vae_nets import Decoder, Encoder, LogVar
 
 #: decoder likelihoods p(x|z)
 LIKELIHOODS = ("auto", "bernoulli", "gaussian", "continuous-bernoulli", "logistic")
@@ -109,157 +90,6 @@ ARCHS = ("auto", "mlp", "conv")
 OBJECTIVES = ("elbo", "iwae")
 #: how training items are binarised
 BINARIZE = ("auto", "dynamic", "off")
-#: seed of the fixed binarisation of held-out items
-TEST_BINARIZE_SEED = 0
-#: discretisation levels of the ``logistic`` likelihood
-LOGISTIC_BINS = 256
-
-
-# -- likelihoods: element-wise log-probabilities --------------------------------------------
-def gaussian_log_prob(x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """Element-wise log-density of :math:`\\mathcal N(x; \\mu, e^{\\text{logvar}})`."""
-    return -0.5 * (LOG_2PI + logvar + (x - mu) ** 2 * torch.exp(-logvar))
-
-
-def bernoulli_log_prob(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    r"""Element-wise :math:`x \log \lambda + (1 - x) \log (1 - \lambda)`, :math:`\lambda = \sigma(\text{logits})`."""
-    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none")
-
-
-def continuous_bernoulli_log_norm(logits: torch.Tensor) -> torch.Tensor:
-    r"""Log-normaliser :math:`\log C(\lambda)` of the continuous Bernoulli, :math:`\lambda = \sigma(\eta)`.
-
-    :math:`C = 2 \operatorname{artanh}(1 - 2\lambda) / (1 - 2\lambda) = \eta / \tanh(\eta / 2)`,
-    even in :math:`\eta`. For :math:`|\eta| \ge 0.1`: :math:`\log|\eta| - \log\tanh(|\eta|/2)` with
-    :math:`\log\tanh(u) = \log(1 - e^{-2u}) - \log(1 + e^{-2u})`; below, the series
-    :math:`\log 2 + \log(1 + \eta^2/12 - \eta^4/720 + \eta^6/30240)` (error below
-    :math:`10^{-14}`), which is exactly :math:`\log 2` at :math:`\lambda = 1/2`, where the closed
-    form is 0/0.
-
-    Examples
-    --------
-    >>> round(float(continuous_bernoulli_log_norm(torch.tensor(0.0))), 6)  # log 2
-    0.693147
-    """
-    a = logits.abs()
-    small = a < 0.1
-    a_big = torch.where(small, torch.ones_like(a), a)     # keeps the unused branch finite (and its gradient)
-    a_small = torch.where(small, a, torch.zeros_like(a))
-    big = torch.log(a_big) - (torch.log1p(-torch.exp(-a_big)) - torch.log1p(torch.exp(-a_big)))
-    a2 = a_small ** 2
-    series = math.log(2.0) + torch.log1p(a2 / 12 - a2 ** 2 / 720 + a2 ** 3 / 30240)
-    return torch.where(small, series, big)
-
-
-def continuous_bernoulli_log_prob(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    """Element-wise log-density of the continuous Bernoulli on [0, 1] (Loaiza-Ganem & Cunningham 2019)."""
-    return bernoulli_log_prob(x, logits) + continuous_bernoulli_log_norm(logits)
-
-
-def continuous_bernoulli_mean(logits: torch.Tensor) -> torch.Tensor:
-    r"""The continuous Bernoulli's mean :math:`\sigma(\eta) / \tanh(\eta / 2) - 1/\eta`.
-
-    Computed in float64; the series :math:`\tfrac12 + \eta/12 - \eta^3/720` for :math:`|\eta| < 0.1`.
-    """
-    eta = logits.double()
-    small = eta.abs() < 0.1
-    safe = torch.where(small, torch.ones_like(eta), eta)
-    exact = torch.sigmoid(safe) / torch.tanh(safe / 2) - 1 / safe
-    return torch.where(small, 0.5 + eta / 12 - eta ** 3 / 720, exact).to(logits.dtype)
-
-
-def discretized_logistic_log_prob(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor,
-                                  bins: int = LOGISTIC_BINS) -> torch.Tensor:
-    r"""Element-wise log-probability of the bin of ``x`` in [0, 1] under a logistic discretised to ``bins`` levels.
-
-    Values are first snapped to the nearest level
-    :math:`c = \operatorname{round}(x (\text{bins} - 1)) / (\text{bins} - 1)`.
-    With :math:`a = (c + \delta - m)/s` and :math:`b = (c - \delta - m)/s`, :math:`\delta = 1 / (2 (\text{bins} - 1))`,
-    an inner bin has probability :math:`\sigma(a) - \sigma(b) = \sigma(a)\,\sigma(-b)\,(1 - e^{-(a - b)})`,
-    computed in logs without cancellation; the lowest bin is :math:`\sigma(a)`, the highest
-    :math:`\sigma(-b)` (PixelCNN++, Salimans et al. 2017). ``log_scale`` is clamped at -7.
-    """
-    levels = bins - 1
-    c = torch.round(x * levels) / levels
-    log_scale = log_scale.clamp_min(-7.0)
-    inv_s = torch.exp(-log_scale)
-    a = (c + 0.5 / levels - mean) * inv_s
-    b = (c - 0.5 / levels - mean) * inv_s
-    lower, upper = F.logsigmoid(a), F.logsigmoid(-b)
-    inner = lower + upper + torch.log(-torch.expm1(-inv_s / levels))
-    return torch.where(c < 0.5 / levels, lower, torch.where(c > 1 - 0.5 / levels, upper, inner))
-
-
-def binarize(x, seed: int = TEST_BINARIZE_SEED) -> torch.Tensor:
-    """A fixed-seed binarisation of intensities ``x`` in [0, 1]: each value becomes 1 with its probability.
-
-    The uniforms come from NumPy's PCG64 in item order, so the first ``m`` items are binarised
-    the same way whatever the number of items, and the same on every machine.
-
-    Examples
-    --------
-    >>> binarize(torch.tensor([[0.0, 0.3, 0.7, 1.0]]))
-    tensor([[0., 0., 1., 1.]])
-    """
-    x = torch.as_tensor(x, dtype=torch.float32).cpu()
-    u = np.random.default_rng(seed).random(tuple(x.shape), dtype=np.float32)
-    return (torch.from_numpy(u) < x).float()
-
-
-# -- networks ---------------------------------------------------------------------------------
-def join_label(h: torch.Tensor, y: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """``h`` with the one-hot label appended: as constant channels when ``h`` has spatial dimensions."""
-    onehot = F.one_hot(y, num_classes).to(h.dtype)
-    if h.ndim > 2:
-        onehot = onehot.reshape(*onehot.shape, *[1] * (h.ndim - 2)).expand(-1, -1, *h.shape[2:])
-    return torch.cat([h, onehot], 1)
-
-
-class Encoder(nn.Module):
-    """``(mu, log sigma^2)`` of :math:`q(z|x)`, or :math:`q(z|x, y)` when ``num_classes`` > 0.
-
-    ``body`` maps items (flattened first when ``flatten``), with the one-hot label appended, to
-    ``2 * latent_dim`` numbers.
-    """
-
-    def __init__(self, body: nn.Module, num_classes: int = 0, flatten: bool = False):
-        super().__init__()
-        self.body, self.num_classes, self.flatten = body, num_classes, flatten
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None):
-        h = x.flatten(1) if self.flatten else x
-        if self.num_classes:
-            h = join_label(h, y, self.num_classes)
-        mu, logvar = self.body(h).chunk(2, dim=1)
-        return mu, logvar.clamp(-12.0, 8.0)
-
-
-class Decoder(nn.Module):
-    """The parameters of :math:`p(x|z)` (or :math:`p(x|z, y)`): ``body`` on the code with the one-hot label appended.
-
-    The output has shape ``(n, P * C, *spatial)`` for ``P`` parameters per feature (2 for the
-    discretised logistic: mean, then log-scale).
-    """
-
-    def __init__(self, body: nn.Module, out_shape, num_classes: int = 0):
-        super().__init__()
-        self.body, self.num_classes, self.out_shape = body, num_classes, tuple(out_shape)
-
-    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None):
-        if self.num_classes:
-            z = join_label(z, y, self.num_classes)
-        return self.body(z).reshape(len(z), *self.out_shape)
-
-
-class _LogVar(nn.Module):
-    """A learned per-feature log-variance for the Gaussian likelihood."""
-
-    def __init__(self, shape):
-        super().__init__()
-        self.logvar = nn.Parameter(torch.full(tuple(shape), -2.0))
-
-    def forward(self):
-        return self.logvar.clamp(-10, 5)
 
 
 @register
@@ -306,6 +136,14 @@ class VAE(NeuralModel):
         Adam learning rate.
     k : int
         Importance samples per item in ``score_samples`` (default 1000).
+    encoder, decoder : torch.nn.Module, optional
+        Networks of your own in place of the built-in ones (each independently; ``latent_dim``
+        required). The encoder maps model-space items ``(n, *shape)`` (cvae: with the one-hot
+        label joined as channels, or as features for points) to ``(n, 2 * latent_dim)`` (mean,
+        then log-variance) or a tuple ``(mu, logvar)``; the decoder maps codes ``(n, latent_dim)``
+        (cvae: with the one-hot label appended) to the likelihood's parameters ``(n, *shape)`` (or
+        flat; the logistic likelihood: twice the channels). Checked for shape when the model is
+        built; copies are trained; ``latentspace.load(path, encoder=..., decoder=...)`` needs them again.
 
     Examples
     --------
@@ -321,6 +159,10 @@ class VAE(NeuralModel):
     name = "vae"
     conditional = False
     likelihood_kind = "estimate"
+    encodes = True
+    latent = "continuous"
+    inversion = "gradient"
+    reports_elbo = True
     choices = {"likelihood": LIKELIHOODS, "arch": ARCHS, "objective": OBJECTIVES, "binarize": BINARIZE}
     default_steps = 5000
     default_batch_size = 128
@@ -330,7 +172,7 @@ class VAE(NeuralModel):
     def __init__(self, latent_dim: int = 0, likelihood: str = "auto", sigma: float = 0.0, arch: str = "auto",
                  hidden: int = 256, layers: int = 2, width: int = 32, beta: float = 1.0, warmup: int = 0,
                  free_bits: float = 0.0, objective: str = "elbo", k_train: int = 1, binarize: str = "auto",
-                 lr: float = 1e-3, k: int = 1000):
+                 lr: float = 1e-3, k: int = 1000, encoder=None, decoder=None):
         self.latent_dim = latent_dim
         self.likelihood = likelihood
         self.sigma = sigma
@@ -346,13 +188,29 @@ class VAE(NeuralModel):
         self.binarize = binarize
         self.lr = lr
         self.k = k
+        self.encoder = encoder
+        self.decoder = decoder
 
     # -- settings resolved against the data ---------------------------------------------------
     @property
     def z_dim(self) -> int:
         if self.latent_dim:
             return int(self.latent_dim)
-        return 8 if self.info_ is not None and not is_spatial(self.info_) else 32
+        return 8 if self.info_ is not None and not self.info_.spec.spatial else 32
+
+    def latent_width(self) -> int:
+        return self.z_dim
+
+    @contextmanager
+    def differentiable_decoder(self):
+        """The decoder's mean ``decode(z, y)`` -> model-space items, in eval mode."""
+        self.set_train(False)
+        yield self._decode_mean
+
+    def resolved_params(self) -> dict:
+        return {"latent_dim": self.z_dim, "likelihood": self.obs_model, "binarize": self.binarized,
+                "networks": self.network_kind(), "own_networks": [k for k in ("encoder", "decoder")
+                                                                  if getattr(self, k) is not None]}
 
     @property
     def obs_model(self) -> str:
@@ -378,8 +236,8 @@ class VAE(NeuralModel):
         if int(self.layers) == 0:
             return "linear"
         if self.arch == "auto":
-            return "conv" if is_spatial(info) else "mlp"
-        if self.arch == "conv" and not is_spatial(info):
+            return "conv" if info.spec.spatial else "mlp"
+        if self.arch == "conv" and not info.spec.spatial:
             raise UserError("arch 'conv' needs images, spectrograms or volumes; use arch=mlp (or auto) for points")
         return self.arch
 
@@ -423,18 +281,27 @@ class VAE(NeuralModel):
         channels, *spatial = info.shape
         out_shape = (p * channels, *spatial)
         z, kind = self.z_dim, self.network_kind(info)
+        if (self.encoder is not None or self.decoder is not None) and not self.latent_dim:
+            raise UserError("networks of your own need latent_dim, the width of the codes between them; "
+                            "pass latent_dim=... with encoder=/decoder=")
         if kind == "conv":
             enc = Encoder(ConvEncoder((channels + k, *spatial), 2 * z, width=self.width), k)
-            upsample = "transposed" if len(spatial) == 3 else "nearest"  # a 3x3x3 conv at full size is dear
-            dec = Decoder(ConvDecoder(z + k, out_shape, width=self.width, norm=None, upsample=upsample),
-                          out_shape, k)
+            dec = Decoder(ConvDecoder(z + k, out_shape, width=self.width, norm=None,
+                                      upsample=info.spec.conv_upsample), out_shape, k)
         else:
             depth = int(self.layers)
             enc = Encoder(mlp([info.dim + k] + [self.hidden] * depth + [2 * z]), k, flatten=True)
             dec = Decoder(mlp([z + k] + [self.hidden] * depth + [p * info.dim], act=nn.ReLU), out_shape, k)
+        if self.encoder is not None:  # the user's: items with the one-hot label joined -> 2z numbers or (mu, logvar)
+            joined = (channels + k, *spatial) if info.spec.spatial else (info.dim + k,)
+            enc = Encoder(check_network("encoder", copy.deepcopy(self.encoder), torch.zeros(2, *joined),
+                                        [(2, 2 * z), [(2, z), (2, z)]]), k)
+        if self.decoder is not None:  # the user's: codes with the one-hot label joined -> p(x|z)'s parameters
+            dec = Decoder(check_network("decoder", copy.deepcopy(self.decoder), torch.zeros(2, z + k),
+                                        [(2, *out_shape), (2, math.prod(out_shape))]), out_shape, k)
         nets = {"encoder": enc, "decoder": dec}
         if obs == "gaussian" and self.sigma == 0:
-            nets["obs"] = _LogVar(info.shape)
+            nets["obs"] = LogVar(info.shape)
         return nets
 
     def configure_optimizers(self):
@@ -539,8 +406,8 @@ class VAE(NeuralModel):
         return self.info_.to_model(torch.bernoulli(self.info_.to_data(x)))
 
     def train_step(self, batch, step):
-        x = self._train_items(batch["x"])
-        y = batch.get("y") if self.conditional else None
+        x = self._train_items(batch.x)
+        y = batch.y if self.conditional else None
         terms = self.loss_terms(x, y, step)
         self.opt_.zero_grad(set_to_none=True)
         terms["loss"].backward()
@@ -730,77 +597,3 @@ class VAE(NeuralModel):
     def _set_state(self, tensors, extra):
         super()._set_state(tensors, extra)
         self.active_units_ = extra.get("active_units")
-
-
-class _Preset(VAE):
-    """The VAE with other defaults for some parameters (``preset``); it takes every VAE parameter."""
-
-    preset: dict = {}
-
-    def __init__(self, **params):
-        super().__init__(**{**self.preset, **params})
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        return VAE._param_names()
-
-    @classmethod
-    def param_defaults(cls) -> dict:
-        return {**VAE.param_defaults(), **cls.preset}
-
-
-@register
-class BetaVAE(_Preset):
-    """beta-VAE (Higgins et al. 2017): the VAE with the KL weighted by ``beta`` = 4.
-
-    Examples
-    --------
-    >>> import latentspace as ls
-    >>> ls.models.create("beta-vae").beta
-    4.0
-    """
-
-    name = "beta-vae"
-    preset = {"beta": 4.0}
-
-
-@register
-class IWAE(_Preset):
-    """The importance-weighted autoencoder (Burda et al. 2016): trained on the k-sample bound, ``k_train`` = 5.
-
-    Examples
-    --------
-    >>> import latentspace as ls
-    >>> iwae = ls.models.create("iwae", k_train=10)
-    >>> iwae.objective, iwae.k_train
-    ('iwae', 10)
-    """
-
-    name = "iwae"
-    preset = {"objective": "iwae", "k_train": 5}
-
-
-@register
-class CVAE(VAE):
-    """The conditional VAE (Sohn et al. 2015): labels in encoder and decoder; ``sample(n, labels=...)``.
-
-    Takes every VAE parameter. Needs labelled data. ``encode``, ``elbo`` and ``score_samples``
-    (an estimate of log p(x|y)) need the items' ``labels``; ``sample`` and ``decode`` take the
-    requested classes (default: the classes in turn).
-
-    Examples
-    --------
-    >>> import latentspace as ls
-    >>> data = ls.data.load("digits")
-    >>> cvae = ls.models.create("cvae", width=8).fit(data, steps=5, progress=False)
-    >>> cvae.sample(4, seed=0, labels=[3, 3, 7, 7]).shape
-    torch.Size([4, 1, 8, 8])
-    """
-
-    name = "cvae"
-    conditional = True
-
-    def _check_data(self, data) -> None:
-        if data.y is None or data.info.num_classes < 2:
-            raise UserError(f"cvae needs class labels and {data.name} has none; use a labelled dataset "
-                            "(image sub-folders per class, or y in the .npz) or the unconditional vae")

@@ -1,0 +1,51 @@
+"""The GAN's recipes: defaults of the parameters left at None, by modality and by loss, with where
+each was measured. ``recipe(...)`` resolves them for a dataset; a GAN resolves them once, when it
+is built, into ``settings_`` (recorded in ``model.json`` as the settings actually used).
+
+Keys are modality names; a modality without an entry takes ``"spatial"`` (any modality with
+spatial dimensions) or ``"points"`` (the others).
+"""
+
+from __future__ import annotations
+
+#: defaults of the parameters left at None, by modality, for ``loss="ns"`` (and, unless
+#: ``loss_recipes`` says otherwise, for the other losses): for points a recipe measured on
+#: grid25 (see docs/gan-grid25.md); the DCGAN recipe for images; for volumes the DCGAN
+#: recipe with the 3-D GAN's discriminator gate (Wu et al. 2016) and a light mode-seeking
+#: term, measured on the ModelNet10 chairs (docs/gan-family.md); ``steps`` is the default
+#: training length, ``lr_schedule`` (if given) the default schedule
+RECIPES = {
+    "points": dict(steps=12000, optimizer="adam", lr=1e-3, lr_d=3e-3, beta1=0.0, beta2=0.9, d_steps=1,
+                   instance_noise=0.1, r1_gamma=0.0, top_k=0.5, rejection_sampling=True, gp_lambda=10.0,
+                   d_gate=0.0, mode_seeking=0.0),
+    "spatial": dict(steps=6000, optimizer="adam", lr=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, d_steps=1,
+                    instance_noise=0.0, r1_gamma=0.0, top_k=1.0, rejection_sampling=False, gp_lambda=10.0,
+                    d_gate=0.0, mode_seeking=0.0),
+}
+#: (a linearly decaying learning rate let the 3-D GAN drift into noisy, less varied chairs
+#: over the last third of the run; a constant one does not)
+RECIPES["volume"] = {**RECIPES["spatial"], "steps": 3600, "lr_schedule": "constant", "d_gate": 0.8,
+                     "mode_seeking": 0.05}
+#: what each loss changes in ``recipes``, by modality ("spatial" also stands for "volume" when
+#: that has no entry): the papers' settings for images and volumes; for points, wgan-gp's
+#: were measured on grid25 (docs/gan-grid25.md). The Wasserstein critics take no gate.
+LOSS_RECIPES = {
+    "lsgan": {"points": dict(rejection_sampling=False), "spatial": {}},
+    "hinge": {"points": dict(rejection_sampling=False), "spatial": {}},
+    "wgan": {kind: dict(optimizer="rmsprop", lr=5e-5, lr_d=5e-5, d_steps=5, instance_noise=0.0, top_k=1.0,
+                        rejection_sampling=False, d_gate=0.0) for kind in ("points", "spatial")},
+    "wgan-gp": {
+        # measured on grid25: TTUR with one critic step per generator step, a gentler penalty
+        "points": dict(lr=2e-3, lr_d=6e-3, beta1=0.0, beta2=0.9, d_steps=1, gp_lambda=1.0, instance_noise=0.0,
+                       top_k=1.0, rejection_sampling=False),
+        "spatial": dict(lr=1e-4, lr_d=1e-4, beta1=0.0, beta2=0.9, d_steps=5, instance_noise=0.0, top_k=1.0,
+                        rejection_sampling=False, d_gate=0.0),
+    },
+}
+
+
+def recipe(recipes: dict, loss_recipes: dict, info, loss: str) -> dict:
+    """The defaults for data described by ``info`` and the loss ``loss``: ``recipes`` updated by ``loss_recipes``."""
+    kind = "spatial" if info.spec.spatial else "points"
+    by_loss = loss_recipes.get(loss, {})
+    return {**recipes.get(info.modality, recipes[kind]), **by_loss.get(info.modality, by_loss.get(kind, {}))}
