@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from latentspace.errors import UserError
+from latentspace.plots.samples import _mpl
 
 #: columns of metrics.csv that are not curves
 NOT_CURVES = ("step", "time")
@@ -89,8 +90,6 @@ def training_curves(metrics, *, ncols: int = 3, title: str | None = None):
     >>> fig = training_curves("runs/first-gan/metrics.csv")  # doctest: +SKIP
     >>> fig.savefig("curves.png")  # doctest: +SKIP
     """
-    from latentspace.plots.samples import _mpl
-
     columns = metrics if isinstance(metrics, dict) else read_metrics(metrics)
     names = curve_columns(columns)
     if not names or "step" not in columns or len(columns["step"]) == 0:

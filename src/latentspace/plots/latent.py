@@ -1,18 +1,18 @@
-"""Walks through a model's latent space: linear and spherical interpolation, and a picture of them.
+"""Walks through a model's latent space, and pictures of them.
 
-- :func:`lerp` and :func:`slerp` make the latent codes of a path between two codes;
-- :func:`latent_size` tells whether (and how wide) a model has a latent space;
 - :func:`interpolation_paths` decodes paths between encodings of real items (models that can
   encode) or between random Gaussian codes (spherical interpolation, which keeps the codes at
   the typical norm of a Gaussian draw instead of cutting through the low-norm middle);
   conditional models (cvae, cgan) decode each path as one class, and a cvae walks between two
   items of that class (:func:`same_class_pairs`);
-- :func:`interpolation_strip` draws the decoded paths: rows of images, or paths over a
+- :func:`interpolation_strip` draws the decoded paths: rows of pictures, or paths over a
   scatter of real points for 2-D data;
 - :func:`traversal_grid` draws :func:`latentspace.latent.traverse`'s grid, one row per latent
   dimension.
 
-The latent-space operations themselves (``lerp``, ``slerp``, ``interpolate``, ``traverse``,
+Items are drawn as their modality shows them (``info.spec``): pictures from ``spec.display``
+(volumes as oblique shaded renders), or points in a scatter when ``spec.scatter``. The
+latent-space operations themselves (``lerp``, ``slerp``, ``interpolate``, ``traverse``,
 ``invert``, ...) live in :mod:`latentspace.latent`.
 """
 
@@ -22,9 +22,10 @@ import numpy as np
 import torch
 
 from latentspace.errors import UserError
-# the latent-space operations live in latentspace.latent; imported here for the plots and old callers
+# the latent-space operations live in latentspace.latent; re-exported here for older callers
 from latentspace.latent import can_encode, latent_size, lerp, slerp  # noqa: F401
-from latentspace.latent import _class_names, _decode, _labels, encode_items, is_conditional
+from latentspace.latent import class_names, decode_codes, encode_items, labels_for
+from latentspace.plots.samples import _mpl, imshow_arrays
 
 
 def same_class_pairs(labels, n: int, generator: torch.Generator | None = None, *, label: int | None = None):
@@ -72,7 +73,7 @@ def interpolation_paths(model, real=None, *, labels=None, rows: int = 3, steps: 
     Parameters
     ----------
     model : GenerativeModel
-        A fitted model with a latent space (see :func:`latent_size`).
+        A fitted model with a continuous latent space (``model.latent_width()``).
     real : tensor (m, *item shape), optional
         Real items to pick the ends from (needs ``m >= 2``).
     labels : tensor (m,) of int, optional
@@ -92,17 +93,17 @@ def interpolation_paths(model, real=None, *, labels=None, rows: int = 3, steps: 
         ``"encodings of real items"`` or ``"random Gaussian codes"``; ``labels``: the class
         index of each path ``(rows,)`` for conditional models, else None; ``classes``: their names.
     """
-    d = latent_size(model)
+    d = model.latent_width()
     if d is None:
         raise UserError(f"{model.name!r} has no latent space to walk through; use a gan, vae or ppca model")
     rows = max(1, int(rows))
     g = torch.Generator().manual_seed(int(seed))
-    ends, conditional = None, is_conditional(model)
+    ends, conditional = None, model.conditional
     y = None
-    if real is not None and can_encode(model) and len(real) >= 2:
+    if real is not None and model.encodes and len(real) >= 2:
         real = torch.as_tensor(real, dtype=torch.float32)
         if conditional:
-            ry = _labels(model, labels, len(real), default="required")
+            ry = labels_for(model, labels, len(real), default="required")
             pick = same_class_pairs(ry, rows, g)
             y = ry[pick[:, 0]]
         else:
@@ -115,10 +116,10 @@ def interpolation_paths(model, real=None, *, labels=None, rows: int = 3, steps: 
         codes = torch.randn(rows, 2, d, generator=g)
         method, between, walk = "slerp", "random Gaussian codes", slerp
         if conditional:
-            y = _labels(model, None, rows, default="cycle")
+            y = labels_for(model, None, rows, default="cycle")
     z = torch.cat([walk(codes[r, 0], codes[r, 1], steps) for r in range(rows)])
-    x = _decode(model, z, None if y is None else y.repeat_interleave(steps))
-    names = _class_names(model)
+    x = decode_codes(model, z, None if y is None else y.repeat_interleave(steps))
+    names = class_names(model)
     return {"paths": x.reshape(rows, steps, *x.shape[1:]), "ends": ends, "method": method, "between": between,
             "labels": y, "classes": None if y is None else [names[int(k)] for k in y]}
 
@@ -144,11 +145,9 @@ def interpolation_strip(paths, info, *, ends=None, reference=None, title: str | 
     Returns
     -------
     matplotlib.figure.Figure
-        Images: a grid of rows; points: each path as a line over the reference, coloured
-        from start to end.
+        Pictures (images, volumes as oblique renders, ...): a grid of rows; points: each path as
+        a line over the reference, coloured from start to end.
     """
-    from latentspace.plots.samples import _mpl
-
     plt = _mpl()
     x = torch.as_tensor(paths).detach().float().cpu()
     item_ndim = len(info.shape)
@@ -159,7 +158,7 @@ def interpolation_strip(paths, info, *, ends=None, reference=None, title: str | 
                         f"got {tuple(x.shape)}")
     if row_labels is not None and len(row_labels) != x.shape[0]:
         raise UserError(f"row_labels names {len(row_labels)} rows for {x.shape[0]} paths; give one per row")
-    if info.modality == "points":
+    if info.spec.scatter:
         fig = _points_strip(plt, x, ends, reference)
         for r, text in enumerate(row_labels or []):
             start = x[r, 0].reshape(-1)[:2].numpy()
@@ -169,8 +168,8 @@ def interpolation_strip(paths, info, *, ends=None, reference=None, title: str | 
         fig.tight_layout()
     else:
         if ends is not None:
-            ends = rendered(torch.as_tensor(ends).detach().float().cpu(), info)
-        fig = _image_strip(plt, rendered(x, info), ends)
+            ends = info.spec.display(torch.as_tensor(ends).detach().float().cpu(), info)
+        fig = _image_strip(plt, info.spec.display(x, info), ends)
         if row_labels is not None:
             cols = x.shape[1] + (2 if ends is not None else 0)
             for r, text in enumerate(row_labels):
@@ -180,27 +179,6 @@ def interpolation_strip(paths, info, *, ends=None, reference=None, title: str | 
         if title:
             fig.suptitle(title, fontsize=9)
     return fig
-
-
-def rendered(x: torch.Tensor, info) -> torch.Tensor:
-    """Items ready for imshow: volumes ``(..., 1, D, H, W)`` become their oblique voxel renders
-    ``(..., 3, S, S)`` in [0, 1] (see :mod:`latentspace.plots.voxels`); other items are returned as they are.
-
-    Examples
-    --------
-    >>> from latentspace.data.dataset import DataInfo
-    >>> vox = DataInfo(name="vox", modality="volume", shape=(1, 8, 8, 8))
-    >>> rendered(torch.rand(2, 3, 1, 8, 8, 8), vox).shape
-    torch.Size([2, 3, 3, 16, 16])
-    """
-    if info.modality != "volume":
-        return x
-    from latentspace.plots.voxels import render_voxels
-
-    lead = tuple(x.shape[:x.ndim - len(info.shape)])
-    pics = render_voxels(x.reshape(-1, *info.shape), views=["oblique"], threshold=info.extra.get("threshold", 0.5),
-                         up=info.extra.get("up_axis", -1))
-    return torch.from_numpy(pics).float().div(255).permute(0, 3, 1, 2).reshape(*lead, 3, *pics.shape[1:3])
 
 
 def _points_strip(plt, x, ends, reference):
@@ -223,29 +201,22 @@ def _points_strip(plt, x, ends, reference):
     return fig
 
 
-def _as_picture(item: torch.Tensor) -> np.ndarray:
-    """One data-space image ``(C, H, W)`` (or volume, shown as its max projection) for imshow."""
-    if item.ndim == 4:  # volume (1, D, H, W)
-        item = item.amax(dim=1)
-    if item.ndim == 2:
-        item = item[None]
-    arr = item.clamp(0, 1).permute(1, 2, 0).numpy()
-    return arr[..., 0] if arr.shape[-1] == 1 else arr
-
-
 def _image_strip(plt, x, ends):
+    """Rows of pictures ``x`` (rows, steps, C, H, W) in [0, 1], with ``ends`` (rows, 2, C, H, W) framed in red."""
+    x = imshow_arrays(x)
+    ends = imshow_arrays(ends) if ends is not None else None
     rows, steps = x.shape[:2]
     cols = steps + (2 if ends is not None else 0)
-    h, w = _as_picture(x[0, 0]).shape[:2]
+    h, w = x.shape[2:4]
     cell = 0.75
     fig, axes = plt.subplots(rows, cols, figsize=(cols * cell, rows * cell * h / w + 0.35), squeeze=False)
     for r in range(rows):
         items = list(x[r])
         if ends is not None:
-            items = [torch.as_tensor(ends[r, 0])] + items + [torch.as_tensor(ends[r, 1])]
+            items = [ends[r, 0]] + items + [ends[r, 1]]
         for c, item in enumerate(items):
             ax = axes[r, c]
-            ax.imshow(_as_picture(item), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.imshow(item, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             is_end = ends is not None and c in (0, cols - 1)
@@ -278,8 +249,8 @@ def traversal_grid(grid, info, *, dims=None, span: float | None = None, title: s
     Returns
     -------
     matplotlib.figure.Figure
-        Images and volumes: a grid of pictures (volumes from the oblique view); points: each
-        row as a path over the first two coordinates.
+        Pictures: a grid (volumes from the oblique view); points: each row as a path over the
+        first two coordinates.
 
     Examples
     --------
@@ -288,8 +259,6 @@ def traversal_grid(grid, info, *, dims=None, span: float | None = None, title: s
     >>> ppca = ls.models.create("ppca", n_components=8).fit(ls.data.load("digits"))
     >>> fig = traversal_grid(traverse(ppca, dims=[0, 1, 2]), ppca.info_, dims=[0, 1, 2], span=3.0)
     """
-    from latentspace.plots.samples import _mpl
-
     plt = _mpl()
     x = torch.as_tensor(grid).detach().float().cpu()
     if x.ndim != len(info.shape) + 2:
@@ -298,12 +267,12 @@ def traversal_grid(grid, info, *, dims=None, span: float | None = None, title: s
     dims = list(range(rows)) if dims is None else list(dims)
     if len(dims) != rows:
         raise UserError(f"dims names {len(dims)} dimensions for {rows} rows; give one per row")
-    if info.modality == "points":
+    if info.spec.scatter:
         fig = _points_strip(plt, x, None, None)
         fig.axes[0].set_xlabel(f"rows: z[{', '.join(map(str, dims))}]; from -span (dark) to +span (yellow)", fontsize=8)
         fig.tight_layout()
     else:
-        fig = _image_strip(plt, rendered(x, info), None)  # volumes: oblique renders
+        fig = _image_strip(plt, info.spec.display(x, info), None)  # volumes: oblique renders
         for r, k in enumerate(dims):
             fig.axes[r * steps].set_ylabel(f"z[{k}]", fontsize=7, rotation=0, ha="right", va="center")
         if span is not None:

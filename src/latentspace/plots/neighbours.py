@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from latentspace.errors import UserError
+from latentspace.plots.samples import _mpl, imshow_arrays
 
 
 def nearest_training_items(samples, train, *, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,9 +84,9 @@ def nearest_neighbour_gallery(samples, neighbours, distances, info, *, reference
     Returns
     -------
     matplotlib.figure.Figure
+        Pictures as the modality draws them (volumes as oblique renders); points: each sample
+        joined to its neighbour over the training points.
     """
-    from latentspace.plots.samples import _mpl
-
     plt = _mpl()
     samples = torch.as_tensor(samples).detach().float().cpu()
     neighbours = torch.as_tensor(neighbours).detach().float().cpu()
@@ -93,10 +94,11 @@ def nearest_neighbour_gallery(samples, neighbours, distances, info, *, reference
     if not (len(samples) == len(neighbours) == len(distances)) or len(samples) == 0:
         raise UserError(f"give as many neighbours and distances as samples (at least one), got "
                         f"{len(samples)}, {len(neighbours)} and {len(distances)}")
-    if info.modality == "points":
+    if info.spec.scatter:
         fig = _points_gallery(plt, samples, neighbours, reference)
     else:
-        fig = _image_gallery(plt, samples, neighbours, distances, ncols)
+        fig = _image_gallery(plt, imshow_arrays(info.spec.display(samples, info)),
+                             imshow_arrays(info.spec.display(neighbours, info)), distances, ncols)
     if title:
         fig.suptitle(title)
     return fig
@@ -120,12 +122,11 @@ def _points_gallery(plt, samples, neighbours, reference):
 
 
 def _image_gallery(plt, samples, neighbours, distances, ncols):
-    from latentspace.plots.latent import _as_picture
-
+    """Pairs of pictures (arrays for imshow) side by side, ``ncols`` pairs per row."""
     k = len(samples)
     ncols = max(1, min(int(ncols), k))
     nrows = math.ceil(k / ncols)
-    h, w = _as_picture(samples[0]).shape[:2]
+    h, w = samples[0].shape[:2]
     cell, gap = 1.1, 0.35
     ratios = ([1, 1, gap] * ncols)[:-1]
     fig, grid = plt.subplots(nrows, 3 * ncols - 1, squeeze=False, gridspec_kw={"width_ratios": ratios},
@@ -145,7 +146,7 @@ def _image_gallery(plt, samples, neighbours, distances, ncols):
             continue
         for ax, item, label, colour in ((pair[0], samples[i], "generated", "C3"),
                                         (pair[1], neighbours[i], "training", "C0")):
-            ax.imshow(_as_picture(item), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.imshow(item, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             for spine in ax.spines.values():
                 spine.set_color(colour)
                 spine.set_linewidth(1.5)

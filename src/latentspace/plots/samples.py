@@ -1,13 +1,20 @@
-"""Sample pictures: an image grid, a 2-D scatter, or shaded multi-view renders of volumes."""
+"""Sample pictures: an image grid, a 2-D scatter, or shaded multi-view renders of volumes.
+
+How a set of items is drawn follows from its modality (``info.spec``): a scatter of the first
+two features (``spec.scatter``) or a grid of pictures (``spec.grid``: images as they are,
+volumes from four views, spectrograms colour-mapped).
+"""
 
 from __future__ import annotations
 
-import math
+import io
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from latentspace.errors import UserError
+from latentspace.modalities import tile
 from latentspace.storage import atomic_write_bytes
 
 
@@ -20,35 +27,30 @@ def _mpl():
     return plt
 
 
-def image_grid(x, ncols: int | None = None, pad: int = 1) -> np.ndarray:
-    """Tile data-space images ``(n, C, H, W)`` in [0, 1] into one uint8 array ``(H', W', C)``.
+def imshow_arrays(pics: torch.Tensor) -> np.ndarray:
+    """Pictures ``(..., C, H, W)`` in [0, 1] (``spec.display``) as arrays for ``imshow``:
+    ``(..., H, W)`` for one channel, ``(..., H, W, 3)`` for colour."""
+    arr = torch.as_tensor(pics).detach().float().cpu().movedim(-3, -1).numpy()
+    return arr[..., 0] if arr.shape[-1] == 1 else arr
 
-    Volumes ``(n, 1, D, H, W)`` are shown as their maximum projection along depth.
+
+def image_grid(x, ncols: int | None = None, pad: int = 1) -> np.ndarray:
+    """Tile data-space images ``(n, C, H, W)`` (or ``(n, H, W)``) in [0, 1] into one uint8 array ``(H', W', C)``.
+
+    Other kinds of items are drawn with :func:`item_grid`.
     """
     x = torch.as_tensor(x).detach().float().cpu()
-    if x.ndim == 5:  # volume: occupancy seen from the front
-        x = x.amax(dim=2)
     if x.ndim == 3:
         x = x[:, None]
-    n, c, h, w = x.shape
-    ncols = ncols or math.ceil(math.sqrt(n))
-    nrows = math.ceil(n / ncols)
-    canvas = np.ones((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), dtype=np.float32)
-    arr = x.clamp(0, 1).permute(0, 2, 3, 1).numpy()
-    for i in range(n):
-        r, col = divmod(i, ncols)
-        canvas[pad + r * (h + pad):pad + r * (h + pad) + h, pad + col * (w + pad):pad + col * (w + pad) + w] = arr[i]
-    return (canvas * 255).round().astype(np.uint8)
+    if x.ndim != 4:
+        raise UserError(f"image_grid tiles images (n, C, H, W) or (n, H, W), got shape {tuple(x.shape)}; "
+                        "draw other items with item_grid(x, info)")
+    return tile(x, ncols, pad)
 
 
 def item_grid(x, info, ncols: int | None = None) -> np.ndarray:
-    """A uint8 picture of data-space items: :func:`image_grid`, or voxel renders for volumes."""
-    if info.modality == "volume":
-        from latentspace.plots.voxels import voxel_image
-
-        return voxel_image(x, ncols=ncols, threshold=info.extra.get("threshold", 0.5),
-                           up=info.extra.get("up_axis", -1))
-    return image_grid(x, ncols=ncols)
+    """A uint8 picture of data-space items, as their modality draws a grid (``info.spec.grid``)."""
+    return info.spec.grid(x, info, ncols)
 
 
 def samples_figure(x, info, title: str | None = None, reference=None):
@@ -58,7 +60,7 @@ def samples_figure(x, info, title: str | None = None, reference=None):
     """
     plt = _mpl()
     x = torch.as_tensor(x).detach().cpu()
-    if info.modality == "points":
+    if info.spec.scatter:
         fig, ax = plt.subplots(figsize=(5, 5))
         if reference is not None:
             ref = torch.as_tensor(reference)[:, :2].numpy()
@@ -83,14 +85,12 @@ def samples_figure(x, info, title: str | None = None, reference=None):
 def save_samples(x, info, path, title: str | None = None, reference=None) -> Path:
     """Write a PNG picture of samples ``x`` atomically to ``path``.
 
-    Images are written pixel-exact as a grid (no resampling); points as a scatter plot; volumes as
-    shaded renders from four views (see :mod:`latentspace.plots.voxels`).
+    Pictures are written pixel-exact as a grid (no resampling; volumes as shaded renders from four
+    views, see :mod:`latentspace.modalities.voxels`); points as a scatter plot.
     """
-    import io
-
     path = Path(path)
     buf = io.BytesIO()
-    if info.modality == "points":
+    if info.spec.scatter:
         plt = _mpl()
         fig = samples_figure(x, info, title=title, reference=reference)
         fig.savefig(buf, format="png", dpi=100)
@@ -122,10 +122,6 @@ def save_figure(fig, path, *, dpi: int = 150) -> Path:
     >>> save_figure(fig, "figure.png")  # doctest: +SKIP
     PosixPath('figure.png')
     """
-    import io
-
-    from latentspace.errors import UserError
-
     path = Path(path)
     fmt = FIGURE_FORMATS.get(path.suffix.lower())
     if fmt is None:
