@@ -207,6 +207,7 @@ class PerfectConditional:
 
     name = "oracle"
     conditional = True
+    likelihood_kind = None  # declared capability: no likelihood to score
 
     def __init__(self, data, wrong=0.0):
         self.data, self.wrong = data, wrong

@@ -13,6 +13,7 @@ from scipy.spatial.distance import cdist
 from torch import nn
 
 from latentspace.errors import UserError
+from latentspace.metrics import pairwise
 from latentspace.metrics import scores as S
 
 N, D, K = 1000, 16, 10
@@ -179,8 +180,8 @@ def test_knn_scores_and_mmd_match_brute_force_in_float64(monkeypatch):
     real, fake = mixture(150, 20).astype(np.float64), mixture(49, 21, classes=range(6)).astype(np.float64)
     want = brute_force(real, fake, k=3)
     sigma = np.median(cdist(np.concatenate([real, fake]), np.concatenate([real, fake]))[np.triu_indices(199, 1)])
-    for block in (S._BLOCK_ELEMENTS, 97):  # one block, and blocks of a row or two
-        monkeypatch.setattr(S, "_BLOCK_ELEMENTS", block)
+    for block in (pairwise._BLOCK_ELEMENTS, 97):  # one block, and blocks of a row or two
+        monkeypatch.setattr(pairwise, "_BLOCK_ELEMENTS", block)
         got = {**S.precision_recall(real, fake, k=3), **S.density_coverage(real, fake, k=3)}
         assert got == pytest.approx(want, abs=1e-12)
         assert S.mmd_rbf(real, fake, bandwidth=0.7) == pytest.approx(brute_mmd(real, fake, 0.7), rel=1e-4, abs=1e-6)

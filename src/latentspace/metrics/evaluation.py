@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import torch
 
 #: score key -> (label, which way is better: "lower", "higher" or "0.5")
@@ -105,7 +106,7 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
     from latentspace.metrics.toy2d import toy2d_metrics
 
     t_start = time.perf_counter()
-    is_model = hasattr(model_or_samples, "sample")
+    is_model = not isinstance(model_or_samples, (torch.Tensor, np.ndarray, list, tuple))
     n = default_n(data) if n is None and is_model else n
     if n is not None and n < 2:
         raise UserError(f"n must be at least 2 samples, got {n}")
@@ -113,7 +114,7 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
     requested = None
     if is_model:
         model = model_or_samples
-        conditional = bool(getattr(model, "conditional", False))
+        conditional = model.conditional
         if conditional:
             k = data.info.num_classes
             requested = (torch.as_tensor(labels) if labels is not None else torch.arange(n) % k).long()
@@ -222,7 +223,7 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
     # Likelihood, where the model has one.
     if model is not None and data.test is not None:
         if nll_items == "auto":
-            nll_items = AUTO_ESTIMATE_ITEMS if getattr(model, "likelihood_kind", None) == "estimate" else 10000
+            nll_items = AUTO_ESTIMATE_ITEMS if model.likelihood_kind == "estimate" else 10000
         nll = heldout_nll(model, data, max_items=nll_items)  # conditional models: log p(x|y), test labels
         if nll:
             scores["nll_nats"], scores["nll_bits_per_dim"] = nll["nll_nats"], nll["nll_bits_per_dim"]
@@ -239,8 +240,9 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
 
 
 def format_results(results: dict) -> str:
-    """A text table: one row per score, the model's value beside the floor, and which way is better."""
-    scores, floor, details = results.get("scores", {}), results.get("floor", {}), results.get("details", {})
+    """A text table: one row per score, the model's value beside the floor, and which way is better;
+    then the notes of :func:`result_notes`."""
+    scores, floor = results.get("scores", {}), results.get("floor", {})
     arrows = {"lower": "lower", "higher": "higher", "0.5": "0.5 best"}
     rows = []
     for key, value in scores.items():
@@ -254,27 +256,54 @@ def format_results(results: dict) -> str:
            f"(seed {results.get('seed')}); floor = held-out real items vs training items",
            line.format(*head), line.format(*("-" * w for w in widths))]
     out += [line.format(*r) for r in rows]
+    return "\n".join(out + result_notes(results))
+
+
+def result_notes(results: dict) -> list[str]:
+    """What the evaluation's ``details`` say, one sentence each: the features and their held-out
+    quality, the items compared, the likelihood, active latent units, sampling speed and the
+    evaluation's time. Printed under the text table and listed under the report's scores."""
+    d = results.get("details") or {}
     notes = []
-    if "features" in details:
-        feat = f"features: {details['features']} ({details.get('feature_dim')}-d)"
-        if "feature_accuracy" in details:
-            feat += f", held-out accuracy {details['feature_accuracy']:.3f}"
-        if "feature_reconstruction_mse" in details:
-            feat += f", held-out reconstruction MSE {details['feature_reconstruction_mse']:.4g}"
+    if "features" in d:
+        feat = f"features: {d['features']}"
+        if d.get("feature_dim") is not None:
+            feat += f" ({d['feature_dim']}-d)"
+        if "feature_accuracy" in d:
+            feat += f", held-out accuracy {d['feature_accuracy']:.3f}"
+        if "feature_reconstruction_mse" in d:
+            feat += f", held-out reconstruction MSE {d['feature_reconstruction_mse']:.4g}"
         notes.append(feat)
-    if "n_compared" in details:
-        notes.append(f"two-set scores on {details['n_compared']} items a side")
-    if "likelihood" in details:
-        k = f" (k={details['likelihood_k']} importance samples)" if "likelihood_k" in details else ""
-        how = f"; {details['likelihood_items']}" if details.get("likelihood_items") else ""
-        notes.append(f"likelihood: {details['likelihood']}{k} on {details['nll_items']} held-out items{how}")
-    if "active_units" in details:
-        notes.append(f"active latent units (Burda et al. 2016): {details['active_units']} of {details['latent_dim']}")
-    if "samples_per_s" in details:
-        notes.append(f"sampling: {details['samples_per_s']:,.0f} samples/s")
-    if "eval_seconds" in details:
-        notes.append(f"evaluation: {details['eval_seconds']:.1f} s")
-    return "\n".join(out + notes)
+    if "n_compared" in d:
+        notes.append(f"two-set scores on {_count(d['n_compared'])} items a side")
+    if "likelihood" in d:
+        k = f" (k={d['likelihood_k']} importance samples)" if "likelihood_k" in d else ""
+        items = f" on {_count(d['nll_items'])} held-out items" if d.get("nll_items") is not None else ""
+        how = f"; {d['likelihood_items']}" if d.get("likelihood_items") else ""
+        notes.append(f"likelihood: {d['likelihood']}{k}{items}{how}")
+    if "active_units" in d:
+        notes.append(f"active latent units (Burda et al. 2016): {d['active_units']} of {d.get('latent_dim')}")
+    if "samples_per_s" in d:
+        notes.append(f"sampling: {float(d['samples_per_s']):,.0f} samples/s")
+    if "eval_seconds" in d:
+        notes.append(f"evaluation took {format_seconds(d['eval_seconds'])}")
+    return notes
+
+
+def format_seconds(s) -> str:
+    """A duration for people: "4.2 s", "95 s", "12.5 min", "3.1 h"; "—" when unknown."""
+    if s is None:
+        return "—"
+    s = float(s)
+    if s < 120:
+        return f"{s:.3g} s" if s < 10 else f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def _count(n) -> str:
+    return f"{n:,}" if isinstance(n, int) and not isinstance(n, bool) else str(n)
 
 
 def _fmt(value) -> str:

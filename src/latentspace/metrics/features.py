@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentspace.errors import UserError
-from latentspace.models.nets import ConvDecoder, ConvEncoder, is_spatial
+from latentspace.models.nets import ConvDecoder, ConvEncoder
 from latentspace.storage import load_state, save_state
 
 #: bump when the networks or their training change, so that old cache entries are not reused
@@ -61,12 +61,11 @@ class FeatureConfig:
 
 
 def default_config(info) -> FeatureConfig:
-    """The extractor's sizes for data described by ``info``: :class:`FeatureConfig`'s defaults,
-    but width 8 and batch 32 for volumes, where 3-D convs at width 32 and batch 128 would take
-    hours to train on a CPU (32^3 voxels are 40 times the pixels of an MNIST digit)."""
-    if info.modality == "volume":
-        return FeatureConfig(width=8, batch_size=32)
-    return FeatureConfig()
+    """The extractor's sizes for data described by ``info``: :class:`FeatureConfig`'s defaults with
+    the modality's overrides (``info.spec.feature_settings``), e.g. width 8 and batch 32 for
+    volumes, where 3-D convs at width 32 and batch 128 would take hours to train on a CPU (32^3
+    voxels are 40 times the pixels of an MNIST digit)."""
+    return FeatureConfig(**info.spec.feature_settings)
 
 
 class FeatureExtractor(nn.Module):
@@ -101,7 +100,7 @@ class FeatureExtractor(nn.Module):
             self.phi = nn.Flatten()
             return
         self.num_features = num_features
-        if is_spatial(info):
+        if info.spec.spatial:
             self.phi = ConvEncoder(info.shape, num_features, width=width, norm="batch")
         else:
             self.phi = nn.Sequential(nn.Flatten(), nn.Linear(info.dim, 256), nn.LeakyReLU(0.2),
@@ -109,9 +108,8 @@ class FeatureExtractor(nn.Module):
         if kind == "classifier":
             self.head = nn.Sequential(nn.LeakyReLU(0.2), nn.Linear(num_features, num_classes))
         elif kind == "autoencoder":
-            if is_spatial(info):  # volumes: transposed convs, a third of upsample+3x3x3 conv at full size
-                self.head = ConvDecoder(num_features, info.shape, width=width,
-                                        upsample="transposed" if info.modality == "volume" else "nearest")
+            if info.spec.spatial:  # the modality's upsampling (volumes: transposed convs, a third of the cost)
+                self.head = ConvDecoder(num_features, info.shape, width=width, upsample=info.spec.conv_upsample)
             else:
                 self.head = nn.Sequential(nn.Linear(num_features, 256), nn.ReLU(), nn.Linear(256, info.dim),
                                           nn.Unflatten(1, tuple(info.shape)))
@@ -163,7 +161,7 @@ def resolve_kind(data, kind: str = "auto") -> str:
             raise UserError(f"a classifier feature extractor needs labels, and {data.name} has none; "
                             "use features='autoencoder'")
         return kind
-    if not is_spatial(data.info):
+    if not data.info.spec.spatial:
         return "standardised"
     if data.y is not None and data.info.num_classes >= 2:
         return "classifier"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 
 from latentspace.errors import UserError
@@ -28,14 +27,17 @@ def heldout_nll(model, data, max_items: int | None = None) -> dict | None:
         number is -- ``"exact"`` (KDE, GMM, PPCA), ``"bound"`` (an ELBO: the NLL is an upper
         bound) or ``"estimate"`` (an importance-sampled estimate, a lower bound on log p in
         expectation, so again an upper bound on the NLL). None when the model has no
-        likelihood (its ``score_samples`` raises ``NotImplementedError``, e.g. GANs).
-        Models with an ELBO (VAEs) add ``nelbo_nats`` and ``nelbo_bits_per_dim`` (the negative
-        ELBO on the same items, an upper bound on the NLL), ``likelihood_k`` (importance samples),
-        ``active_units`` and ``latent_dim``; ``likelihood_items`` says how the items were
-        prepared when the model asks for it (``model.likelihood_items``, e.g. a fixed-seed
-        binarisation for a VAE trained on dynamically binarised MNIST).
+        likelihood (``model.likelihood_kind`` is None, e.g. GANs).
+        Models that report an ELBO (``model.reports_elbo``: VAEs) add ``nelbo_nats`` and
+        ``nelbo_bits_per_dim`` (the negative ELBO on the same items, an upper bound on the NLL);
+        importance-sampled estimates add ``likelihood_k`` (importance samples, the model's ``k``
+        parameter); models that measure their active latent units (``model.active_units_`` is
+        set: VAEs) add ``active_units``, counted on the same items, and ``latent_dim``;
+        ``likelihood_items`` says how the items were prepared when the model asks for it
+        (``model.likelihood_items``, e.g. a fixed-seed binarisation for a VAE trained on
+        dynamically binarised MNIST).
 
-    Conditional models whose ``score_samples`` takes ``labels`` (cvae) are scored on
+    Conditional models (``model.conditional``, e.g. cvae) are scored on
     :math:`\\log p(x|y)` with the held-out labels.
 
     Notes
@@ -59,17 +61,17 @@ def heldout_nll(model, data, max_items: int | None = None) -> dict | None:
     test = data.test if data.test is not None else data
     if max_items is not None and max_items < 1:
         raise UserError(f"max_items must be a positive integer, got {max_items}")
-    if not hasattr(model, "score_samples"):
+    kind = model.likelihood_kind
+    if kind is None:
         return None
-    x, y = test.to_data(), test.y
-    note = None
-    if hasattr(model, "likelihood_items"):  # e.g. a fixed-seed binarisation for a model trained on binarised items
-        x, note = model.likelihood_items(x)
+    # the items as the model scores them, e.g. a fixed-seed binarisation for a model trained on binarised items
+    x, note = model.likelihood_items(test.to_data())
+    y = test.y
     if max_items is not None and len(x) > max_items:
         x = x[:max_items]
         y = y[:max_items] if y is not None else None
     kw = {}
-    if getattr(model, "conditional", False) and _takes_labels(model.score_samples):
+    if model.conditional:
         if y is None:
             raise UserError(f"{model.name} scores log p(x|y) and {data.name}'s held-out items have no labels; "
                             "evaluate on labelled data")
@@ -78,27 +80,20 @@ def heldout_nll(model, data, max_items: int | None = None) -> dict | None:
         ll = model.score_samples(x, **kw)
     except NotImplementedError:
         return None
-    ll = ll.double() if hasattr(ll, "double") else ll
-    nll = -float(ll.mean())
+    nll = -float(ll.double().mean())
     dim = data.info.dim
     out = {"nll_nats": nll, "nll_bits_per_dim": nll / (dim * math.log(2)), "nll_items": int(len(x)),
-           "likelihood": getattr(model, "likelihood_kind", None)}
+           "likelihood": kind}
     if note:
         out["likelihood_items"] = note
-    if getattr(model, "likelihood_kind", None) == "estimate" and getattr(model, "k", None):
-        out["likelihood_k"] = int(model.k)
-    if getattr(model, "likelihood_kind", None) == "estimate" and hasattr(model, "elbo"):  # the ELBO beside it
+    if kind == "estimate":
+        samples = model.get_params().get("k")  # the importance samples of the estimate
+        if samples:
+            out["likelihood_k"] = int(samples)
+    if model.reports_elbo:  # the ELBO beside the likelihood
         nelbo = -float(model.elbo(x, **kw).double().mean())
         out["nelbo_nats"], out["nelbo_bits_per_dim"] = nelbo, nelbo / (dim * math.log(2))
-    if hasattr(model, "active_units"):
+    if model.active_units_ is not None:  # a model that measures its active units: counted on these items
         out["active_units"] = model.active_units(x, **kw)
-        out["latent_dim"] = int(model.z_dim)
+        out["latent_dim"] = int(model.latent_width())
     return out
-
-
-def _takes_labels(fn) -> bool:
-    """Whether a model's method accepts ``labels=`` (the conditional VAE's likelihood does)."""
-    try:
-        return "labels" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
