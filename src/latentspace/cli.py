@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 EXIT_USAGE = 2
+#: how to give the data when a run does not say what it was trained on
+DATA_HINT = "; give --data NAME_OR_PATH"
 
 
 def _data_label(source) -> str:
@@ -64,7 +66,7 @@ def _check_data_b(args) -> bool:
     model_class = ls.models.registry().get(args.model)
     if model_class is None:  # create() names the valid models
         return False
-    two_domains = getattr(model_class, "two_domains", False)
+    two_domains = model_class.two_domains
     if args.data_b is not None and not two_domains:
         raise UserError(f"--data-b is for models that translate between two domains (cyclegan); "
                         f"{args.model!r} trains on --data alone")
@@ -95,15 +97,16 @@ def cmd_list(args) -> int:
 def cmd_train(args) -> int:
     import latentspace as ls
     from latentspace.errors import UserError
-    from latentspace.models.neural import NeuralModel
     from latentspace.train import run as runfolder
+    from latentspace.train.callbacks import TensorBoard
 
     params = _parse_set(args.set)
     two_domains = _check_data_b(args)
     out = Path(args.out or f"runs/{args.model}-{_data_label(args.data) if args.data else 'resume'}")
+    is_main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, only rank 0 writes and speaks
+    callbacks = [TensorBoard(out / "tensorboard")] if args.tensorboard and is_main else []  # refused before any work
     data_source, data_opts = args.data, _data_options(args)
     data_b_source, data_b_opts = args.data_b, _data_options(args)
-    is_main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, only rank 0 writes and speaks
     if args.resume:
         config = runfolder.read_config(out) if (out / runfolder.CONFIG).is_file() else None
         if config is None:
@@ -133,11 +136,11 @@ def cmd_train(args) -> int:
     if is_main:
         print(f"training {args.model} on {data!r}" + (f" and {fit_b['data_b']!r}" if fit_b else "") + f" -> {out}",
               file=sys.stderr)
-    if isinstance(model, NeuralModel):
+    if model.iterative:
         model.fit(data, steps=args.steps, batch_size=args.batch_size, seed=args.seed, out=out,
                   resume=args.resume, overwrite=args.overwrite, log_every=args.log_every,
                   sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
-                  progress=not args.no_progress, device=args.device, **fit_b)
+                  progress=not args.no_progress, device=args.device, callbacks=callbacks, **fit_b)
     else:
         if args.resume:
             raise UserError(f"{args.model!r} is fitted in one go and has nothing to resume; drop --resume")
@@ -150,8 +153,8 @@ def cmd_train(args) -> int:
 def cmd_sample(args) -> int:
     import numpy as np
 
-    import latentspace as ls
     from latentspace.errors import UserError
+    from latentspace.runs import load_run
     from latentspace.storage import atomic_write_bytes
 
     out = Path(args.out)
@@ -161,7 +164,7 @@ def cmd_sample(args) -> int:
         raise UserError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
     if args.n < 1:
         raise UserError(f"--n must be a positive integer, got {args.n}")
-    model = ls.load(args.run)
+    model, _ = load_run(args.run)
     x = model.sample(args.n, seed=args.seed)
     if out.suffix.lower() == ".npy":
         import io
@@ -178,66 +181,32 @@ def cmd_sample(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    import latentspace as ls
-    from latentspace.errors import UserError
     from latentspace.metrics import evaluate, format_results
+    from latentspace.runs import RESULTS, check_shapes, is_run, load_run, run_data
     from latentspace.storage import atomic_write_json
-    from latentspace.train import run as runfolder
 
     run = Path(args.run)
-    model = ls.load(run)
+    model, config = load_run(run)
     if args.data:
         data = _load_data(args.data, _data_options(args))
-    else:
-        config = runfolder.read_config(run) if (run / runfolder.CONFIG).is_file() else {}
-        source = config.get("data")
-        if not source:
-            raise UserError(f"{run} does not say what data it was trained on; give --data NAME_OR_PATH")
-        if getattr(model, "two_domains", False) and source.get("data_b"):  # samples are translations A -> B
-            source = source["data_b"]
-        data = _load_data(source["name_or_path"], {**source.get("options", {}), **_data_options(args)})
-    if tuple(data.shape) != tuple(model.info_.shape):
-        raise UserError(f"the model makes items of shape {tuple(model.info_.shape)} but {data.name} has "
-                        f"{tuple(data.shape)}; evaluate on the data it was trained on")
+    else:  # a two-domain model's samples are translations A -> B: they are compared with domain B
+        data = run_data(run, config, options=_data_options(args), for_samples=True, hint=DATA_HINT)
+    check_shapes(model, data, "evaluate on the data it was trained on")
     nll_items = "auto" if args.nll_items is None else (args.nll_items or None)
     results = evaluate(model, data, n=args.n, seed=args.seed, nll_items=nll_items,
                        features=args.features, progress=not args.no_progress)
     print(format_results(results))
-    out = Path(args.out) if args.out else (run / "metrics.json" if run.is_dir() and
-                                          (run / runfolder.CONFIG).is_file() else None)
+    out = Path(args.out) if args.out else (run / RESULTS if is_run(run) else None)
     if out is not None:
         atomic_write_json(out, results)
         print(f"wrote {out}", file=sys.stderr)
     return 0
 
 
-def _plot_data(args, model, needed: bool):
-    """The dataset for ``latentspace plot``: --data, else the run's, else None when not ``needed``."""
-    from latentspace.errors import UserError
-    from latentspace.train import run as runfolder
-
-    if args.data:
-        data = _load_data(args.data, _data_options(args))
-    else:
-        run = Path(args.run)
-        config = runfolder.read_config(run) if (run / runfolder.CONFIG).is_file() else {}
-        source = config.get("data")
-        if not source or not source.get("name_or_path"):
-            if needed:
-                raise UserError(f"{run} does not say what data it was trained on; give --data NAME_OR_PATH")
-            return None
-        data = _load_data(source["name_or_path"], {**source.get("options", {}), **_data_options(args)})
-    if tuple(data.shape) != tuple(model.info_.shape):
-        raise UserError(f"the model makes items of shape {tuple(model.info_.shape)} but {data.name} has "
-                        f"{tuple(data.shape)}; give the data it was trained on")
-    return data
-
-
 def cmd_plot(args) -> int:
-    import latentspace as ls
     from latentspace.errors import UserError
-    from latentspace.plots.encoding import NEEDS_ITEMS, check_picture, latent_picture
-    from latentspace.plots.samples import FIGURE_FORMATS, save_figure
+    from latentspace.plots import FIGURE_FORMATS, NEEDS_ITEMS, check_picture, latent_picture, save_figure
+    from latentspace.runs import check_shapes, load_run, run_data
 
     out = Path(args.out)
     if out.suffix.lower() not in FIGURE_FORMATS:
@@ -249,10 +218,17 @@ def cmd_plot(args) -> int:
     if args.n is not None and args.n < 1:
         raise UserError(f"--n must be a positive integer, got {args.n}")
     check_picture(args.kind, n=args.n, method=args.method)  # before loading anything
-    model = ls.load(args.run)
+    model, config = load_run(args.run)
     check_picture(args.kind, model, n=args.n, method=args.method, label=args.label)
     needed = args.kind in NEEDS_ITEMS
-    data = _plot_data(args, model, needed) if needed or args.kind == "traversal" or args.data else None
+    if args.data:
+        data = _load_data(args.data, _data_options(args))
+    elif needed or args.kind == "traversal":  # a traversal starts from a training item when it can
+        data = run_data(args.run, config, options=_data_options(args), required=needed, hint=DATA_HINT)
+    else:
+        data = None
+    if data is not None:
+        check_shapes(model, data, "give the data it was trained on")
     fig = latent_picture(args.kind, model, data, n=args.n, method=args.method, seed=args.seed, label=args.label)
     save_figure(fig, out)
     print(f"wrote {args.kind} of {model.name} to {out}", file=sys.stderr)
@@ -299,8 +275,8 @@ def _check_compare(args) -> Path:
 def cmd_compare(args) -> int:
     import time
 
-    import latentspace as ls
     from latentspace.report import REPORT, run_results, sampling_rate, write_comparison
+    from latentspace.runs import load_run
 
     out = _check_compare(args)
     data = _load_data(args.data, _data_options(args))  # bad --data fails here, before anything is written
@@ -316,7 +292,7 @@ def cmd_compare(args) -> int:
         t0 = time.perf_counter()
         cmd_train(build_parser().parse_args(argv))
         seconds = time.perf_counter() - t0
-        model = ls.load(run)
+        model, _ = load_run(run)
         results, _ = run_results(run, model, data, n=args.n, seed=args.seed, progress=not args.no_progress)
         rate = (results.get("details") or {}).get("samples_per_s") or sampling_rate(model, seed=args.seed)
         entries.append({"run": run, "model": model, "results": results, "train_seconds": seconds,
@@ -364,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--sample-every", type=int, default=0, help="steps between sample pictures (0: 10 per run)")
     q.add_argument("--checkpoint-every", type=int, default=1000)
     q.add_argument("--no-progress", action="store_true", help="no progress bar")
+    q.add_argument("--tensorboard", action="store_true", help="also log the losses for TensorBoard in "
+                                                             "OUT/tensorboard (needs: pip install tensorboard)")
     q.set_defaults(func=cmd_train)
 
     q = sub.add_parser("sample", help="draw samples from a trained model")
