@@ -25,7 +25,7 @@ from latentspace.errors import UserError
 # the latent-space operations live in latentspace.latent; re-exported here for older callers
 from latentspace.latent import can_encode, latent_size, lerp, slerp  # noqa: F401
 from latentspace.latent import class_names, decode_codes, encode_items, labels_for
-from latentspace.plots.samples import _mpl, imshow_arrays
+from latentspace.plots.samples import _mpl, imshow_arrays, scatter_reference
 
 
 def same_class_pairs(labels, n: int, generator: torch.Generator | None = None, *, label: int | None = None):
@@ -184,8 +184,7 @@ def interpolation_strip(paths, info, *, ends=None, reference=None, title: str | 
 def _points_strip(plt, x, ends, reference):
     fig, ax = plt.subplots(figsize=(5, 5))
     if reference is not None:
-        ref = torch.as_tensor(reference)[:, :2].numpy()
-        ax.scatter(ref[:, 0], ref[:, 1], s=2, c="0.8", label="real")
+        scatter_reference(ax, reference)
     cmap = plt.get_cmap("viridis")
     steps = x.shape[1]
     for r in range(x.shape[0]):

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from latentspace.errors import UserError
-from latentspace.plots.samples import _mpl, imshow_arrays
+from latentspace.plots.samples import _mpl, imshow_arrays, scatter_reference
 
 
 def nearest_training_items(samples, train, *, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,8 +107,7 @@ def nearest_neighbour_gallery(samples, neighbours, distances, info, *, reference
 def _points_gallery(plt, samples, neighbours, reference):
     fig, ax = plt.subplots(figsize=(5, 5))
     if reference is not None:
-        ref = torch.as_tensor(reference)[:, :2].numpy()
-        ax.scatter(ref[:, 0], ref[:, 1], s=2, c="0.8", label="training")
+        scatter_reference(ax, reference, label="training")
     s = samples.reshape(len(samples), -1)[:, :2].numpy()
     t = neighbours.reshape(len(neighbours), -1)[:, :2].numpy()
     for a, b in zip(s, t):

@@ -23,7 +23,7 @@ from latentspace.latent import class_index, decode_codes
 from latentspace.modalities import tile
 from latentspace.plots.encoded import (check_2d, check_count, check_encodes, check_labelled, class_name, encode,
                                        items_of, subset)
-from latentspace.plots.samples import _mpl, imshow_arrays
+from latentspace.plots.samples import _mpl, imshow_arrays, scatter_reference
 
 __all__ = ["reconstruct", "reconstructions", "manifold_codes", "latent_manifold"]
 
@@ -121,8 +121,7 @@ def reconstructions(model, x, labels=None, *, n: int | None = None, seed: int | 
 def _points_pairs(plt, items, recon, reference):
     fig, ax = plt.subplots(figsize=(5, 5))
     if reference is not None:
-        ref = torch.as_tensor(reference)[:, :2].numpy()
-        ax.scatter(ref[:, 0], ref[:, 1], s=2, c="0.8", label="real")
+        scatter_reference(ax, reference)
     a = items.reshape(len(items), -1)[:, :2].numpy()
     b = recon.reshape(len(recon), -1)[:, :2].numpy()
     segments = np.stack([a, b], 1)
@@ -274,8 +273,7 @@ def _tiles(plt, pics, z0, z1):
 def _points_mesh(plt, x, reference):
     fig, ax = plt.subplots(figsize=(5, 5))
     if reference is not None:
-        ref = torch.as_tensor(reference)[:, :2].numpy()
-        ax.scatter(ref[:, 0], ref[:, 1], s=2, c="0.8", label="real")
+        scatter_reference(ax, reference)
     for i in range(len(x)):
         ax.plot(x[i, :, 0], x[i, :, 1], "-", c="C0", lw=0.6)   # constant z[1]
         ax.plot(x[:, i, 0], x[:, i, 1], "-", c="C1", lw=0.6)   # constant z[0]

@@ -53,6 +53,12 @@ def item_grid(x, info, ncols: int | None = None) -> np.ndarray:
     return info.spec.grid(x, info, ncols)
 
 
+def scatter_reference(ax, reference, label: str = "real", colour: str = "0.8") -> None:
+    """Real items (their first two features) as small grey points under a plot of points."""
+    ref = torch.as_tensor(reference)[:, :2].numpy()
+    ax.scatter(ref[:, 0], ref[:, 1], s=2, c=colour, label=label)
+
+
 def samples_figure(x, info, title: str | None = None, reference=None):
     """A matplotlib figure of data-space samples ``x`` for a dataset described by ``info``.
 
@@ -63,8 +69,7 @@ def samples_figure(x, info, title: str | None = None, reference=None):
     if info.spec.scatter:
         fig, ax = plt.subplots(figsize=(5, 5))
         if reference is not None:
-            ref = torch.as_tensor(reference)[:, :2].numpy()
-            ax.scatter(ref[:, 0], ref[:, 1], s=2, c="0.75", label="real")
+            scatter_reference(ax, reference, colour="0.75")
         pts = x.reshape(len(x), -1)[:, :2].numpy()
         ax.scatter(pts[:, 0], pts[:, 1], s=3, c="C3", alpha=0.7, label="generated")
         ax.set_aspect("equal", adjustable="datalim")
