@@ -14,6 +14,7 @@ import math
 import numpy as np
 import torch
 
+from latentspace.data import labels as data_labels
 from latentspace.errors import UserError
 
 __all__ = ["can_encode", "is_conditional", "latent_size", "has_discrete_codes", "class_names", "class_index",
@@ -93,24 +94,7 @@ def class_index(model, label=None) -> int:
             raise UserError(f"{model.name!r} is unconditional and takes no class label; drop the label "
                             "(labels are for cvae and cgan)")
         return 0
-    names = class_names(model)
-    k = len(names)
-    if label is None:
-        return 0
-    if (isinstance(label, torch.Tensor) and label.numel() == 1) or (isinstance(label, np.ndarray) and label.size == 1):
-        label = label.item()
-    if isinstance(label, str):
-        key = label.strip()
-        if key in names:
-            return names.index(key)
-        if key.isdigit() and int(key) < k:
-            return int(key)
-    elif isinstance(label, (int, np.integer)) and not isinstance(label, bool) and 0 <= int(label) < k:
-        return int(label)
-    elif isinstance(label, (float, np.floating)) and float(label).is_integer() and 0 <= int(label) < k:
-        return int(label)
-    shown = ", ".join(names) if k <= 20 else ", ".join(names[:20]) + ", ..."
-    raise UserError(f"{label!r} is not a class of {model.name}: give an index in 0..{k - 1} or a class name ({shown})")
+    return 0 if label is None else data_labels.class_index(label, class_names(model), model.name)
 
 
 def labels_for(model, labels, n: int, *, default: str = "first", what: str = "labels") -> torch.Tensor | None:
@@ -130,20 +114,7 @@ def labels_for(model, labels, n: int, *, default: str = "first", what: str = "la
             raise UserError(f"{model.name} is conditional and needs the items' classes: pass {what}=... (one class, "
                             "or one per item)")
         return torch.arange(n) % k if default == "cycle" else torch.zeros(n, dtype=torch.long)
-    if isinstance(labels, (str, int, float, np.integer, np.floating)) or (
-            isinstance(labels, (torch.Tensor, np.ndarray)) and labels.ndim == 0):
-        return torch.full((n,), class_index(model, labels), dtype=torch.long)
-    if isinstance(labels, (list, tuple)) and any(isinstance(v, str) for v in labels):
-        labels = [class_index(model, v) for v in labels]
-    y = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels).cpu()
-    if y.ndim != 1 or len(y) != n:
-        raise UserError(f"{what} must be one class or one per item ({n}), got shape {tuple(y.shape)}")
-    if y.is_floating_point() and not bool((y == y.round()).all()):
-        raise UserError(f"{what} must be integer class indices or class names")
-    y = y.long()
-    if len(y) and (int(y.min()) < 0 or int(y.max()) >= k):
-        raise UserError(f"{what} must lie in 0..{k - 1} (the classes of {model.name})")
-    return y
+    return data_labels.class_labels(labels, n, class_names(model), model.name, what)
 
 
 # -- codes and items ---------------------------------------------------------------------------------------

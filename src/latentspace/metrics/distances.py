@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from latentspace.errors import UserError
+from latentspace.models.nets import eval_mode
 from latentspace.metrics.pairwise import _as_tensor, _blocks, _centred, _check_finite, _pair, _same_dim
 
 #: points the median heuristic of :func:`mmd_rbf` looks at, at most
@@ -68,17 +69,12 @@ def _accumulate(metric, module: nn.Module, real: torch.Tensor, fake: torch.Tenso
     """Feed both sets through ``metric.update`` in batches, with ``module`` in eval mode and no grad."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise UserError(f"batch_size must be a positive integer, got {batch_size!r}")
-    was_training = module.training
-    module.eval()
-    try:
-        device = next((p.device for p in module.parameters()), torch.device("cpu"))
-        metric.to(device)
-        with torch.no_grad():
-            for items, is_real in ((real, True), (fake, False)):
-                for start in range(0, len(items), batch_size):
-                    metric.update(items[start:start + batch_size].to(device), real=is_real)
-    finally:
-        module.train(was_training)
+    device = next((p.device for p in module.parameters()), torch.device("cpu"))
+    metric.to(device)
+    with torch.no_grad(), eval_mode(module):
+        for items, is_real in ((real, True), (fake, False)):
+            for start in range(0, len(items), batch_size):
+                metric.update(items[start:start + batch_size].to(device), real=is_real)
 
 
 def frechet_distance(real, fake, features: nn.Module | None = None, batch_size: int = 512) -> float:

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentspace.errors import UserError
-from latentspace.models.nets import ConvDecoder, ConvEncoder
+from latentspace.models.nets import ConvDecoder, ConvEncoder, eval_mode
 from latentspace.storage import load_state, save_state
 
 #: bump when the networks or their training change, so that old cache entries are not reused
@@ -130,26 +130,20 @@ class FeatureExtractor(nn.Module):
         if tuple(x.shape[1:]) != tuple(self.info.shape):
             raise UserError(f"items of shape {tuple(x.shape[1:])} do not match the data's item shape "
                             f"{tuple(self.info.shape)}; evaluate samples of a model trained on this data")
-        was = self.training
-        self.eval()
         device = next(self.buffers()).device
-        out = torch.cat([self(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
-        self.train(was)
-        return out
+        with eval_mode(self):
+            return torch.cat([self(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
 
     @torch.no_grad()
     def predict(self, x, batch_size: int = 1024) -> torch.Tensor:
         """Predicted class of data-space items (classifier extractors only)."""
         if self.kind != "classifier":
             raise NotImplementedError("only a classifier feature extractor predicts classes")
-        was = self.training
-        self.eval()
         device = next(self.buffers()).device
         x = torch.as_tensor(x, dtype=torch.float32)
-        out = torch.cat([self.head(self(x[i:i + batch_size].to(device))).argmax(1).cpu()
-                         for i in range(0, len(x), batch_size)])
-        self.train(was)
-        return out
+        with eval_mode(self):
+            return torch.cat([self.head(self(x[i:i + batch_size].to(device))).argmax(1).cpu()
+                              for i in range(0, len(x), batch_size)])
 
 
 def resolve_kind(data, kind: str = "auto") -> str:

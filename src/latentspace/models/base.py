@@ -23,6 +23,7 @@ import torch
 
 from latentspace import __version__
 from latentspace.data.dataset import DataInfo, Dataset
+from latentspace.data.labels import class_labels
 from latentspace.errors import UserError
 from latentspace.storage import atomic_write_json, load_state, read_json, save_state
 
@@ -214,6 +215,13 @@ class GenerativeModel:
             raise UserError(f"number of samples must be a positive integer, got {n!r}")
         return int(n)
 
+    def _as_codes(self, z, width: int, dtype=torch.float32) -> torch.Tensor:
+        """Latent codes ``(n, width)`` as a CPU tensor, or a UserError naming the shape needed."""
+        z = torch.as_tensor(z.detach().cpu() if isinstance(z, torch.Tensor) else np.asarray(z), dtype=dtype)
+        if z.ndim != 2 or z.shape[1] != width:
+            raise UserError(f"latent codes must have shape (n, {width}), got {tuple(z.shape)}")
+        return z
+
     def _as_model_space(self, x) -> torch.Tensor:
         """Validate data-space items and map them to model space."""
         self._check_fitted()
@@ -322,17 +330,7 @@ def load(path, **networks) -> GenerativeModel:
     return model
 
 
-def check_labels(n: int, labels, num_classes: int, classes=None) -> torch.Tensor:
-    """Requested labels of a conditional model as a (n,) long tensor: one class for all, or one per item."""
-    y = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
-    if y.ndim == 0:
-        y = y.expand(n)
-    if y.ndim != 1 or len(y) != n:
-        raise UserError(f"labels must be one class or one per item ({n}), got shape {tuple(y.shape)}")
-    if y.is_floating_point() and not bool((y == y.round()).all()):
-        raise UserError("labels must be integer class indices")
-    y = y.long()
-    if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
-        names = ", ".join(map(str, classes or range(num_classes)))
-        raise UserError(f"labels must lie in 0..{num_classes - 1} (classes: {names})")
-    return y
+def check_labels(n: int, labels, num_classes: int, classes=None, owner: str = "the model") -> torch.Tensor:
+    """Requested labels of a conditional model as a (n,) long tensor: one class for all, or one per
+    item, each an index or a class name (see :func:`latentspace.data.labels.class_labels`)."""
+    return class_labels(labels, n, list(classes or range(num_classes)), owner)

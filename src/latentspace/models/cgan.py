@@ -31,7 +31,7 @@ from torch import nn
 from latentspace.errors import UserError
 from latentspace.models.base import check_labels, register
 from latentspace.models.gan import GAN
-from latentspace.models.nets import ConvDecoder, ConvEncoder, conv_features, dcgan_init, mlp
+from latentspace.models.nets import ConvDecoder, ConvEncoder, conv_features, dcgan_init, eval_mode, mlp
 
 
 class ConditionalGenerator(nn.Module):
@@ -199,7 +199,7 @@ class CGAN(GAN):
         k = self.info_.num_classes
         if labels is None:
             return torch.arange(n) % k
-        return check_labels(n, labels, k, self.info_.classes)
+        return check_labels(n, labels, k, self.info_.classes, self.name)
 
     @torch.no_grad()
     def sample(self, n, *, seed=None, labels=None, **cond):
@@ -212,13 +212,7 @@ class CGAN(GAN):
     def decode(self, z, labels=None):
         """Generator output for latent codes ``z`` and ``labels`` (default: the classes in turn)."""
         self._check_fitted()
-        z = torch.as_tensor(z, dtype=torch.float32)
-        if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise UserError(f"latent codes must have shape (n, {self.z_dim}), got {tuple(z.shape)}")
+        z = self._as_codes(z, self.z_dim)
         y = self._labels(len(z), labels).to(self.device_)
-        G = self.eval_net("G")
-        was = G.training
-        G.eval()
-        x = self._batched(G, z.to(self.device_), y)
-        G.train(was)
-        return self._to_data(x)
+        with eval_mode(self.eval_net("G")):
+            return self._to_data(self._batched(self.eval_net("G"), z.to(self.device_), y))

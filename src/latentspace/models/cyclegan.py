@@ -68,7 +68,7 @@ from torch import nn
 from latentspace.data.dataset import DataInfo, Dataset
 from latentspace.errors import UserError
 from latentspace.models.base import register
-from latentspace.models.nets import dcgan_init
+from latentspace.models.nets import dcgan_init, eval_mode
 from latentspace.models.neural import NeuralModel
 
 DIRECTIONS = ("a2b", "b2a")
@@ -386,11 +386,8 @@ class CycleGAN(NeuralModel):
     @torch.no_grad()
     def _translate_model(self, x: torch.Tensor, generator: str) -> torch.Tensor:
         net = self.nets_[generator]
-        was = net.training
-        net.eval()
-        out = self._batched(net, x.to(self.device_), batch=256)
-        net.train(was)
-        return out
+        with eval_mode(net):
+            return self._batched(net, x.to(self.device_), batch=256)
 
     @torch.no_grad()
     def translate(self, x, direction: str = "a2b") -> torch.Tensor:

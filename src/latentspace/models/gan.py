@@ -99,7 +99,7 @@ from latentspace.models.gan_losses import (LOSSES, TARGET_LOSSES, d_accuracy, di
                                            spectral_normalise)
 from latentspace.models.gan_recipes import LOSS_RECIPES, RECIPES, recipe
 from latentspace.models.gan_rejection import D_MAX_ITEMS, largest_logit, rejection_sample
-from latentspace.models.nets import ConvDecoder, ConvEncoder, check_network, dcgan_init, mlp
+from latentspace.models.nets import ConvDecoder, ConvEncoder, check_network, dcgan_init, eval_mode, mlp
 from latentspace.models.neural import NeuralModel
 
 @register
@@ -374,12 +374,8 @@ class GAN(NeuralModel):
     def differentiable_decoder(self):
         """The (EMA) generator in eval mode: ``decode(z, y)`` -> model-space items."""
         G = self.eval_net("G")
-        was = G.training
-        G.eval()
-        try:
+        with eval_mode(G):
             yield (lambda z, y: G(z, y)) if self.conditional else (lambda z, y: G(z))
-        finally:
-            G.train(was)
 
     def build(self, info, device=None) -> "GAN":
         """The networks of ``_build``, with spectral normalisation on the discriminator if asked for;
@@ -586,12 +582,6 @@ class GAN(NeuralModel):
     def decode(self, z):
         """Generator output for latent codes ``z`` (n, latent_dim), in data space."""
         self._check_fitted()
-        z = torch.as_tensor(z, dtype=torch.float32)
-        if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise UserError(f"latent codes must have shape (n, {self.z_dim}), got {tuple(z.shape)}")
-        G = self.eval_net("G")
-        was = G.training
-        G.eval()
-        x = self._batched(G, z.to(self.device_))
-        G.train(was)
-        return self._to_data(x)
+        z = self._as_codes(z, self.z_dim)
+        with eval_mode(self.eval_net("G")):
+            return self._to_data(self._batched(self.eval_net("G"), z.to(self.device_)))

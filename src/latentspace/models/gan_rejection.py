@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from latentspace.errors import UserError
+from latentspace.models.nets import eval_mode
 
 #: generated items whose largest discriminator logit sets the acceptance scale
 D_MAX_ITEMS = 20000
@@ -19,12 +20,8 @@ D_MAX_ITEMS = 20000
 @torch.no_grad()
 def largest_logit(G, D, z: torch.Tensor, batched) -> float:
     r""":math:`D_\max`: the largest logit of ``D`` over the items ``G`` makes of codes ``z``."""
-    was = D.training
-    D.eval()
-    x = batched(G.eval(), z, batch=4096)
-    d_max = float(batched(D, x, batch=4096).max())
-    D.train(was)
-    return d_max
+    with eval_mode(G, D):
+        return float(batched(D, batched(G, z, batch=4096), batch=4096).max())
 
 
 @torch.no_grad()
@@ -33,22 +30,19 @@ def rejection_sample(G, D, d_max: float, n: int, seed, *, z_dim: int, item_dim: 
     acceptance rate. ``batched(fn, *tensors, batch=)`` maps ``fn`` over batches."""
     g = torch.Generator().manual_seed(int(seed)) if seed is not None else torch.Generator().manual_seed(
         int(torch.randint(2**62, ())))
-    G = G.eval()
-    was = D.training
-    D.eval()
-    cap = min(2**20, max(4096, 2**26 // item_dim))  # candidates per round: <= 256 MB of items
-    kept, have, drawn, chunk = [], 0, 0, min(cap, max(4096, 8 * n))
-    while have < n:
-        z = torch.randn(chunk, z_dim, generator=g).to(device)
-        x = batched(G, z, batch=4096)
-        logit = batched(D, x, batch=4096).flatten().cpu()
-        accept = torch.rand(chunk, generator=g) < torch.exp((logit - d_max).clamp(max=0.0))
-        kept.append(x[accept.to(x.device)])
-        have += int(accept.sum())
-        drawn += chunk
-        if drawn >= 10_000 * n + 10**6 and have < n:
-            raise UserError(f"rejection sampling accepted {have} of {drawn} candidates; the discriminator "
-                            "rejects nearly everything — sample with rejection_sampling=false")
-        chunk = min(max(chunk, int(1.2 * (n - have) * drawn / max(have, 1))), cap)
-    D.train(was)
-    return torch.cat(kept)[:n], have / drawn
+    with eval_mode(G, D):
+        cap = min(2**20, max(4096, 2**26 // item_dim))  # candidates per round: <= 256 MB of items
+        kept, have, drawn, chunk = [], 0, 0, min(cap, max(4096, 8 * n))
+        while have < n:
+            z = torch.randn(chunk, z_dim, generator=g).to(device)
+            x = batched(G, z, batch=4096)
+            logit = batched(D, x, batch=4096).flatten().cpu()
+            accept = torch.rand(chunk, generator=g) < torch.exp((logit - d_max).clamp(max=0.0))
+            kept.append(x[accept.to(x.device)])
+            have += int(accept.sum())
+            drawn += chunk
+            if drawn >= 10_000 * n + 10**6 and have < n:
+                raise UserError(f"rejection sampling accepted {have} of {drawn} candidates; the discriminator "
+                                "rejects nearly everything — sample with rejection_sampling=false")
+            chunk = min(max(chunk, int(1.2 * (n - have) * drawn / max(have, 1))), cap)
+        return torch.cat(kept)[:n], have / drawn

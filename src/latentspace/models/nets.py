@@ -10,6 +10,7 @@ the spatial size with stride-2 convs until it is at most 4, the decoder mirrors 
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -176,21 +177,30 @@ class _Crop(nn.Module):
         return x[(..., *(slice(0, s) for s in self.size))]
 
 
+@contextmanager
+def eval_mode(*nets: nn.Module):
+    """Put ``nets`` in eval mode for the block, then back in the mode each one was in."""
+    was = [net.training for net in nets]
+    for net in nets:
+        net.eval()
+    try:
+        yield
+    finally:
+        for net, mode in zip(nets, was):
+            net.train(mode)
+
+
 def check_network(what: str, net: nn.Module, x: torch.Tensor, shapes: list[tuple]) -> nn.Module:
     """A network of the user's own, checked on ``x`` (in eval mode, without gradients): its output
     must have one of ``shapes``; a one-line UserError says what it gave and what is needed."""
     if not isinstance(net, nn.Module):
         raise UserError(f"{what} must be a torch.nn.Module, got {type(net).__name__}")
-    was = net.training
-    net.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), eval_mode(net):
             out = net(x)
     except Exception as e:  # the user's code: any error means the input does not fit
         raise UserError(f"your {what} fails on inputs of shape {tuple(x.shape)} ({type(e).__name__}: "
                         f"{str(e).splitlines()[0] if str(e) else ''}); it must take that shape") from None
-    finally:
-        net.train(was)
     got = [tuple(o.shape) for o in out] if isinstance(out, (tuple, list)) else tuple(out.shape)
     if got not in [tuple(s) if not isinstance(s, list) else s for s in shapes]:
         want = " or ".join(str(s) for s in shapes)

@@ -121,10 +121,7 @@ class PPCA(_Classical):
     def decode(self, z) -> torch.Tensor:
         """Mean of ``p(x|z)``, ``W z + mu``, as data-space items."""
         self._check_fitted()
-        z = np.asarray(z.detach().cpu() if isinstance(z, torch.Tensor) else z, dtype=np.float64)
-        k = self.pca_.k
-        if z.ndim != 2 or z.shape[1] != k:
-            raise UserError(f"latent codes must have shape (n, {k}), got {tuple(z.shape)}")
+        z = self._as_codes(z, self.pca_.k, torch.float64).numpy()
         x = z @ self.components_.T + self.pca_.mean
         return self.info_.to_data(torch.from_numpy(x).float().reshape(len(z), *self.info_.shape))
 

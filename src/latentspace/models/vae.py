@@ -434,7 +434,7 @@ class VAE(NeuralModel):
             if required:
                 raise UserError(f"{self.name} {what} needs the items' labels: pass labels=... (one class per item)")
             return (torch.arange(n) % k).to(self.device_)
-        return check_labels(n, labels, k, self.info_.classes).to(self.device_)
+        return check_labels(n, labels, k, self.info_.classes, self.name).to(self.device_)
 
     # -- the API -------------------------------------------------------------------------------
     def _decode_mean(self, z, y=None):
@@ -466,9 +466,7 @@ class VAE(NeuralModel):
     def decode(self, z, labels=None):
         """Decoder means for latent codes ``z`` (n, latent_dim) (and ``labels`` for cvae), in data space."""
         self._check_fitted()
-        z = torch.as_tensor(z, dtype=torch.float32)
-        if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise UserError(f"latent codes must have shape (n, {self.z_dim}), got {tuple(z.shape)}")
+        z = self._as_codes(z, self.z_dim)
         y = self._labels_for(len(z), labels)
         self.set_train(False)
         if y is None:
