@@ -118,6 +118,8 @@ class GenerativeModel:
     iterative: bool = False
     #: latent units in use after training (VAEs; None when not measured)
     active_units_ = None
+    #: the fitted data's description (None until ``fit`` or ``load``)
+    info_ = None
     #: options a parameter may take, checked by ``set_params``: {param: (choices...)}
     choices: dict = {}
     #: types of parameters whose default is None ("chosen from the data"): {param: type}
@@ -207,7 +209,7 @@ class GenerativeModel:
 
     # -- helpers for subclasses ------------------------------------------------------
     def _check_fitted(self):
-        if getattr(self, "info_", None) is None:
+        if self.info_ is None:
             raise UserError(f"this {self.name!r} model is not fitted yet; call fit(data) first")
 
     def _check_n(self, n):

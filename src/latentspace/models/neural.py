@@ -5,8 +5,9 @@ A subclass implements
 
 - ``_build(info) -> dict[str, nn.Module]``: its networks, sized from the data;
 - ``configure_optimizers() -> dict[str, Optimizer]``;
-- ``train_step(batch, step) -> dict[str, float]``: one optimisation step, the family's losses;
-- ``_generate(z, **cond) -> model-space items`` and ``latent_dim``-shaped noise via ``_prior``.
+- ``train_step(batch, step) -> dict[str, float]``: one optimisation step on a
+  :class:`~latentspace.train.engine.Batch`, the family's losses;
+- the API its capabilities promise (``sample``, and ``score_samples``, ``encode``/``decode``, ...);
 
 and may declare ``lr_windows(steps)`` (the steps each optimizer trains in; the engine runs the
 learning-rate schedule within each window).

@@ -97,7 +97,12 @@ class RunFolder(Callback):
             runfolder.prepare(self.out, resume=self.resume, overwrite=self.overwrite)
 
     def resume_state(self):
-        return load_state(self.checkpoint) if self.resume else None
+        if not self.resume:
+            return None
+        state = load_state(self.checkpoint)
+        if "elapsed" not in state:  # a checkpoint from before the clock was kept in it: metrics.csv's
+            state["elapsed"] = runfolder.MetricsLog(self.out / runfolder.METRICS, int(state["step"])).elapsed
+        return state
 
     def on_start(self, model, data, cfg, start, world):
         self.steps = cfg.steps
