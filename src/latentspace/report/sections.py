@@ -257,7 +257,7 @@ def latents_section(model, data, seed: int) -> Section:
     colour = ", coloured by class" if held.y is not None else ""
     if model.conditional:
         intro = (f"Encodings given the label (posterior means E[z|x, y], each item with its own label y) of {n:,} "
-                 f"held-out items{colour}: {how}. In a conditional VAE the label carries the class and z the "
+                 f"held-out items{colour}: {how}. When the encoder sees the label, the label carries the class and z the "
                  "style (slant, thickness, size), so the classes overlap here by design; well-mixed classes "
                  "mean that z does not repeat what the label says. Other projections: "
                  "latentspace plot RUN --kind latents --method tsne (or umap).")
