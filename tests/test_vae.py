@@ -406,3 +406,34 @@ def test_bad_likelihood_inputs(digits):
         vae.score_samples(torch.zeros(2, 1, 9, 9))
     with pytest.raises(UserError, match="sigma fixes"):
         ls.models.create("vae", sigma=0.2).fit(digits, steps=1, progress=False)
+
+
+# -- the default likelihood follows the data's values --------------------------------------------------
+def smooth_grey(n=120, side=8, seed=0):
+    """Grey pictures: smooth random fields in [0, 1] (few values near 0 or 1), as photographs are."""
+    from latentspace.data.arrays import modality_info
+    from latentspace.data.dataset import make_dataset
+
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(n, 1, 3, 3, generator=g) * 0.6 + 0.2
+    x = torch.nn.functional.interpolate(coarse, size=(side, side), mode="bilinear", align_corners=True)
+    info = modality_info("grey", "image", (1, side, side))
+    return make_dataset(info.to_model(x), info=info, seed=seed)
+
+
+def test_auto_likelihood_is_bernoulli_only_for_binary_like_images(tmp_path):
+    from latentspace.models.likelihoods import binary_like
+
+    grey = smooth_grey()
+    assert not binary_like(grey.to_data())
+    vae = ls.models.create("vae", latent_dim=2, width=8).fit(grey, steps=3, progress=False, out=tmp_path / "run")
+    assert vae.obs_model == "logistic" and not vae.binarized
+    assert ls.storage.read_json(tmp_path / "run" / "model" / "model.json")["resolved"]["likelihood"] == "logistic"
+    same = ls.load(tmp_path / "run")
+    assert same.obs_model == "logistic" and torch.equal(same.sample(4, seed=0), vae.sample(4, seed=0))
+    vq = ls.models.create("vqvae", width=8, prior_width=8).fit(grey, steps=4, progress=False)
+    assert vq.obs_model == "gaussian"
+    digits = ls.data.load("digits")                                  # 65% of values within 0.1 of 0 or 1
+    assert binary_like(digits.to_data())
+    assert ls.models.create("vae", width=8).fit(digits, steps=2, progress=False).obs_model == "bernoulli"
+    assert ls.models.create("vae", likelihood="bernoulli", width=8).fit(grey, steps=2, progress=False).binarized

@@ -142,6 +142,7 @@ class NeuralModel(GenerativeModel):
                           progress=progress, device=device,
                           lr_schedule=lr_schedule or self._default_lr_schedule(data))
         self._check_data(data)
+        self._resolve(data)
         return train(self, data, cfg, [*default_callbacks(cfg), *callbacks], data_b=data_b)
 
     def _default_lr_schedule(self, data: Dataset) -> str:
@@ -154,6 +155,9 @@ class NeuralModel(GenerativeModel):
 
     def _check_data(self, data: Dataset) -> None:
         """Refuse data the model cannot use (override, e.g. conditional models need labels)."""
+
+    def _resolve(self, data: Dataset) -> None:
+        """Settle defaults that depend on the data's values (override; the result ends in ``_``)."""
 
     def _noise(self, n: int, seed: int | None, dim: int) -> torch.Tensor:
         """Standard normal noise drawn on the CPU from ``seed`` (device-independent), then moved."""

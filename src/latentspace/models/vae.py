@@ -72,18 +72,17 @@ from torch import nn
 
 from latentspace.errors import UserError
 from latentspace.models.base import check_labels, register
-from latentspace.models.likelihoods import (LOG_2PI, TEST_BINARIZE_SEED, bernoulli_log_prob,  # noqa: F401
-                                            binarize, continuous_bernoulli_log_norm, continuous_bernoulli_log_prob,
+from latentspace.models.likelihoods import (LOG_2PI, TEST_BINARIZE_SEED, UNIT_LIKELIHOODS,  # noqa: F401
+                                            auto_likelihood, bernoulli_log_prob, binarize,
+                                            continuous_bernoulli_log_norm, continuous_bernoulli_log_prob,
                                             continuous_bernoulli_mean, discretized_logistic_log_prob,
-                                            gaussian_log_prob)
+                                            gaussian_log_prob, log_px_given_z, unit_mean)
 from latentspace.models.nets import ConvDecoder, ConvEncoder, check_network, mlp
 from latentspace.models.neural import NeuralModel
 from latentspace.models.vae_nets import Decoder, Encoder, LogVar
 
 #: decoder likelihoods p(x|z)
 LIKELIHOODS = ("auto", "bernoulli", "gaussian", "continuous-bernoulli", "logistic")
-#: likelihoods of values in [0, 1] (images, volumes)
-UNIT_LIKELIHOODS = ("bernoulli", "continuous-bernoulli", "logistic")
 #: network families: by modality, MLPs, or convolutions
 ARCHS = ("auto", "mlp", "conv")
 #: training objectives
@@ -101,8 +100,10 @@ class VAE(NeuralModel):
     latent_dim : int
         Size of z (0: 8 for points, 32 otherwise).
     likelihood : {"auto", "bernoulli", "gaussian", "continuous-bernoulli", "logistic"}
-        Decoder likelihood (see the module docstring); ``auto`` is Bernoulli for data in [0, 1]
-        (images, volumes) and Gaussian otherwise. All but ``gaussian`` need data in [0, 1].
+        Decoder likelihood (see :mod:`~latentspace.models.likelihoods`); ``auto`` is Bernoulli for
+        binary-like data in [0, 1] (ink on a background such as MNIST, occupancies: at least half the
+        values within 0.1 of 0 or 1), the 8-bit discretised logistic for other data in [0, 1] (grey
+        pictures), Gaussian otherwise (points, spectrograms in dB). All but ``gaussian`` need data in [0, 1].
     sigma : float
         Gaussian likelihood only: 0 learns one variance per feature; > 0 fixes the standard
         deviation (in model space, e.g. [-1, 1] for images, standardised units for points).
@@ -212,11 +213,21 @@ class VAE(NeuralModel):
                 "networks": self.network_kind(), "own_networks": [k for k in ("encoder", "decoder")
                                                                   if getattr(self, k) is not None]}
 
+    #: the likelihood ``auto`` resolved to, from the training items' values (see ``auto_likelihood``)
+    likelihood_ = None
+
+    def _resolve(self, data) -> None:
+        self.likelihood_ = (auto_likelihood(data.to_data(data.x[:2000]), data.info.clip)
+                            if self.likelihood == "auto" else self.likelihood)
+
     @property
     def obs_model(self) -> str:
         """The likelihood in use (``auto`` resolved from the data)."""
         if self.likelihood != "auto":
             return self.likelihood
+        if self.likelihood_ is not None:
+            return self.likelihood_
+        # not fitted through fit (or saved before the choice was recorded): by the range alone
         return "bernoulli" if self.info_ is not None and self.info_.clip == (0.0, 1.0) else "gaussian"
 
     @property
@@ -326,16 +337,7 @@ class VAE(NeuralModel):
     def _log_px_given_z(self, target, out):
         """log p(x|z) per item, from the likelihood's target and the decoder's output."""
         obs = self.obs_model
-        if obs == "bernoulli":
-            lp = bernoulli_log_prob(target, out)
-        elif obs == "continuous-bernoulli":
-            lp = continuous_bernoulli_log_prob(target, out)
-        elif obs == "logistic":
-            mean, log_scale = out.chunk(2, dim=1)
-            lp = discretized_logistic_log_prob(target, mean, log_scale)
-        else:
-            lp = gaussian_log_prob(target, out, self._obs_logvar().expand_as(out))
-        return lp.flatten(1).sum(1)
+        return log_px_given_z(obs, target, out, self._obs_logvar() if obs == "gaussian" else None)
 
     def log_weights(self, x, y=None, k: int = 1, eps=None):
         """Log-densities for ``k`` reparameterised posterior draws per model-space item.
@@ -440,14 +442,7 @@ class VAE(NeuralModel):
     def _decode_mean(self, z, y=None):
         """The mean of p(x|z[, y]) in model space."""
         out = self.net("decoder")(z, y)
-        obs = self.obs_model
-        if obs == "bernoulli":
-            return self.info_.to_model(torch.sigmoid(out))
-        if obs == "continuous-bernoulli":
-            return self.info_.to_model(continuous_bernoulli_mean(out))
-        if obs == "logistic":
-            return self.info_.to_model(out.chunk(2, dim=1)[0].clamp(0.0, 1.0))
-        return out
+        return self.info_.to_model(unit_mean(self.obs_model, out)) if self.obs_model in UNIT_LIKELIHOODS else out
 
     @torch.no_grad()
     def sample(self, n, *, seed=None, labels=None, **cond):
@@ -590,8 +585,9 @@ class VAE(NeuralModel):
     # -- persistence ---------------------------------------------------------------------------------
     def _get_state(self):
         tensors, extra = super()._get_state()
-        return tensors, {**extra, "active_units": self.active_units_}
+        return tensors, {**extra, "active_units": self.active_units_, "likelihood": self.obs_model}
 
     def _set_state(self, tensors, extra):
+        self.likelihood_ = extra.get("likelihood")  # the networks' shape depends on it
         super()._set_state(tensors, extra)
         self.active_units_ = extra.get("active_units")

@@ -57,7 +57,7 @@ import torch.nn.functional as F
 
 from latentspace.errors import UserError
 from latentspace.models.base import register
-from latentspace.models.likelihoods import bernoulli_log_prob, gaussian_log_prob
+from latentspace.models.likelihoods import auto_likelihood, log_px_given_z, unit_mean
 from latentspace.models.vqvae_nets import (ConvVQDecoder, ConvVQEncoder, GatedResBlock, MaskedConv,  # noqa: F401
                                            MLPVQDecoder, MLPVQEncoder, PixelCNN, VectorQuantizer, causal_mask,
                                            grid_sizes, perplexity)
@@ -102,8 +102,9 @@ class VQVAE(NeuralModel):
     slots, hidden, layers : int
         Points only: code vectors per item, MLP width and depth.
     likelihood : {"auto", "bernoulli", "gaussian"}
-        Decoder likelihood; ``auto`` is Bernoulli (logits) for data in [0, 1] with a natural range
-        (images, volumes), Gaussian with a learned per-feature variance otherwise.
+        Decoder likelihood; ``auto`` is Bernoulli (logits) for binary-like data in [0, 1] (ink on a
+        background, occupancies: see :func:`~latentspace.models.likelihoods.binary_like`), a
+        Gaussian with a learned per-feature variance otherwise (grey pictures, points, spectrograms).
     lr : float
         Adam learning rate of the VQ-VAE.
     prior_width, prior_layers : int
@@ -163,10 +164,19 @@ class VQVAE(NeuralModel):
         self.prior_fraction = prior_fraction
 
     # -- checks and networks ---------------------------------------------------------------------
+    #: the likelihood ``auto`` resolved to, from the training items' values (see ``auto_likelihood``)
+    likelihood_ = None
+
+    def _resolve(self, data) -> None:
+        self.likelihood_ = (auto_likelihood(data.to_data(data.x[:2000]), data.info.clip, grey="gaussian")
+                            if self.likelihood == "auto" else self.likelihood)
+
     @property
     def obs_model(self) -> str:
         if self.likelihood != "auto":
             return self.likelihood
+        if self.likelihood_ is not None:
+            return self.likelihood_
         return "bernoulli" if self.info_.clip == (0.0, 1.0) else "gaussian"
 
     def _check_params(self) -> None:
@@ -263,9 +273,8 @@ class VQVAE(NeuralModel):
         return self.info_.to_data(x) if self.obs_model == "bernoulli" else x
 
     def _log_px_given_z(self, target, out):
-        if self.obs_model == "bernoulli":
-            return bernoulli_log_prob(target, out).flatten(1).sum(1)
-        return gaussian_log_prob(target, out, self.net("obs")().expand_as(out)).flatten(1).sum(1)
+        obs = self.obs_model
+        return log_px_given_z(obs, target, out, self.net("obs")() if obs == "gaussian" else None)
 
     def _quantise(self, xm):
         """Model-space items -> code indices ``(n, *grid)``."""
@@ -273,7 +282,7 @@ class VQVAE(NeuralModel):
 
     def _decode_mean(self, z_q):
         out = self.nets_["decoder"](z_q)
-        return self.info_.to_model(torch.sigmoid(out)) if self.obs_model == "bernoulli" else out
+        return self.info_.to_model(unit_mean("bernoulli", out)) if self.obs_model == "bernoulli" else out
 
     def _codes_to_vectors(self, k):
         z = self.nets_["codebook"].lookup(k)
@@ -291,6 +300,14 @@ class VQVAE(NeuralModel):
             u_t = flat_u[:, t:t + 1].double().contiguous()
             flat_k[:, t] = torch.searchsorted(cdf, u_t).squeeze(1).clamp_max(cdf.shape[1] - 1)
         return k
+
+    def _get_state(self):
+        tensors, extra = super()._get_state()
+        return tensors, {**extra, "likelihood": self.obs_model}
+
+    def _set_state(self, tensors, extra):
+        self.likelihood_ = extra.get("likelihood")  # the networks depend on it
+        super()._set_state(tensors, extra)
 
     # -- the API ---------------------------------------------------------------------------------------
     @torch.no_grad()
