@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -9,7 +10,8 @@ import torch
 import latentspace as ls
 from latentspace.cli import main
 from latentspace.errors import UserError
-from latentspace.metrics import evaluate
+from latentspace.metrics import evaluate, format_results
+from latentspace.metrics.likelihood import heldout_nll
 from latentspace.metrics.features import FeatureConfig, FeatureExtractor, cache_dir, default_config, feature_extractor
 
 SAMPLE_SCORES = ("fd", "kid_mean", "precision", "recall", "density", "coverage", "c2st_accuracy")
@@ -144,10 +146,53 @@ def test_evaluate_a_gmm_with_its_floor_and_likelihood(digits, phi):
     assert res["model"] == "gmm" and res["n_samples"] == 400
     for key in SAMPLE_SCORES + ("memorised_fraction", "class_coverage", "class_entropy"):
         assert key in res["scores"] and key in res["floor"], key
-    assert res["details"]["likelihood"] == "exact" and res["details"]["nll_items"] == 100
-    assert res["details"]["feature_accuracy"] == phi.scores["accuracy"]
-    assert res["scores"]["class_coverage"] == 1.0
+    d = res["details"]
+    assert d["likelihood"] == "exact" and d["likelihood_of"] == "density" and d["nll_items"] == 100
+    assert d["feature_accuracy"] == phi.scores["accuracy"]
+    assert res["scores"]["class_coverage"] == 1.0 and d["classes_total"] == 10  # the number, for code
     json.dumps(res)  # metrics.json must be writable
+    lines = format_results(res).splitlines()
+    # the text says what the NLL is a likelihood of, and shows the classes as a count
+    nll = next(line for line in lines if line.startswith("held-out negative log-likelihood, nats"))
+    assert "(density of data-space values, exact)" in nll
+    assert next(line for line in lines if line.startswith("classes with >= 1% of samples")).split()[-3:-1] == \
+        ["10/10", "10/10"]
+    # 400 samples, 100 held-out items: both are said to be few, the NLL with its standard error
+    sem = d["nll_sem_nats"]
+    assert 0 < sem < 10
+    assert any("only 400 items a side" in line for line in lines)
+    assert any(f"NLL rests on only 100 held-out items (standard error ±{sem:.3g} nats)" in line for line in lines)
+
+
+TINY_VAE = dict(latent_dim=2, arch="mlp", hidden=16, layers=1, k=8)
+
+
+@pytest.mark.parametrize("name, params, kind", [
+    ("vae", dict(likelihood="bernoulli"), "discrete-binary"),            # binarised held-out items
+    ("vae", dict(likelihood="bernoulli", binarize="off"), "cross-entropy"),  # grey levels: no likelihood
+    ("vae", dict(likelihood="gaussian"), "density"),
+    ("vae", dict(likelihood="continuous-bernoulli"), "density-unit"),
+    ("vae", dict(likelihood="logistic"), "discrete-8bit"),
+    ("vqvae", dict(likelihood="bernoulli", width=8, prior_width=8), "cross-entropy"),
+    ("vqvae", dict(likelihood="gaussian", width=8, prior_width=8), "density"),
+    ("ppca", dict(n_components=4), "density"),
+])
+def test_each_likelihood_says_what_it_is_a_likelihood_of(digits, name, params, kind):
+    model = ls.models.create(name, **{**(TINY_VAE if name == "vae" else {}), **params})
+    model.fit(digits, **({"steps": 2, "batch_size": 16, "progress": False} if model.iterative else {}))
+    nll = heldout_nll(model, digits, max_items=6)
+    assert nll["likelihood_of"] == kind and nll["likelihood"] == model.likelihood_kind
+
+
+def test_a_bernoulli_of_binary_items_is_a_probability(tmp_path):
+    import numpy as np
+
+    x = (np.random.default_rng(0).random((80, 8, 8)) < 0.3).astype(np.float32)  # binary pictures
+    np.savez(tmp_path / "blocks.npz", x=x)
+    data = ls.data.load(str(tmp_path / "blocks.npz"))
+    vq = ls.models.create("vqvae", likelihood="bernoulli", width=8, prior_width=8)
+    vq.fit(data, steps=2, batch_size=16, progress=False)
+    assert heldout_nll(vq, data, max_items=6)["likelihood_of"] == "discrete-binary"
 
 
 def test_toy_sets_get_pacgan_metrics_and_mmd():
@@ -156,6 +201,19 @@ def test_toy_sets_get_pacgan_metrics_and_mmd():
     res = evaluate(gmm, data, n=500)
     assert res["scores"]["modes_captured"] == res["floor"]["modes_captured"] == 8
     assert "mmd" in res["scores"] and res["scores"]["mmd"] < 0.01
+    row = next(line for line in format_results(res).splitlines() if line.startswith("modes captured"))
+    assert row.split()[-3:] == ["8/8", "8/8", "higher"]
+
+
+def test_kernel_distances_below_zero_are_explained():
+    res = {"model": "m", "data": "d", "n_samples": 10, "seed": 0,
+           "scores": {"kid_mean": -0.0012, "mmd": 0.003}, "floor": {"kid_mean": 0.002, "mmd": -0.0004}, "details": {}}
+    notes = [line for line in format_results(res).splitlines() if "below 0" in line]
+    assert len(notes) == 2 and all("unbiased estimate of a value that is 0 can come out slightly below 0" in n
+                                   for n in notes)
+    assert "model -0.0012" in notes[0] and "floor -0.0004" in notes[1]
+    res["scores"]["kid_mean"] = res["floor"]["mmd"] = 0.001
+    assert "below 0" not in format_results(res)
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -166,6 +224,37 @@ def test_toy_sets_get_pacgan_metrics_and_mmd():
 def test_bad_samples_are_refused(digits, phi, bad, message):
     with pytest.raises(UserError, match=message):
         evaluate(bad, digits, features=phi)
+
+
+class MustNotSample:
+    """A model that fails the test if evaluate samples from it."""
+
+    name = "eager"
+    conditional = False
+    likelihood_kind = None
+
+    def __init__(self, conditional=False):
+        self.conditional = conditional
+
+    def sample(self, n, *, seed=None, labels=None):
+        raise AssertionError("sampled before the input checks")
+
+
+@pytest.mark.parametrize("options, message", [
+    ({}, "ring8 has 3 held-out item(s), and the two-set scores compare at least 6 a side"),
+    ({"n": 5}, "n must be at least 6 samples"),
+    ({"nll_items": 0}, "nll_items must be a positive integer"),
+    ({"features": "inception"}, "unknown feature extractor kind"),
+    ({"labels": torch.zeros(3), "n": 10}, "labels must hold one class per sample, 10 in all"),
+])
+def test_inputs_are_checked_before_sampling_or_training_features(monkeypatch, options, message):
+    def no_extractor(*args, **kwargs):
+        raise AssertionError("trained a feature extractor before the input checks")
+
+    monkeypatch.setattr("latentspace.metrics.features.feature_extractor", no_extractor)
+    data = ls.data.load("ring8", n=300, n_test=3 if not options else 100)
+    with pytest.raises(UserError, match=re.escape(message)):
+        evaluate(MustNotSample(conditional="labels" in options), data, **options)
 
 
 def test_cli_evaluate_prints_the_table_with_the_floor(tmp_path, capsys):

@@ -29,14 +29,15 @@ def snapshot(folder):
 
 def fake_results(model="kde", data="digits", n=50, seed=0, pairs=True) -> dict:
     """What latentspace.metrics.evaluate returns, by hand (fast, and independent of the evaluation)."""
-    details = {"features": "classifier", "feature_accuracy": 0.97, "likelihood": "exact",
-               "samples_per_s": 1234.0, "eval_seconds": 12.0, "class_histogram": [0.1] * 10}
+    details = {"features": "classifier", "feature_accuracy": 0.97, "likelihood": "exact", "likelihood_of": "density",
+               "samples_per_s": 1234.0, "eval_seconds": 12.0, "class_histogram": [0.1] * 10, "classes_total": 10}
     if pairs:
         details["closest_pairs"] = [{"sample": 3, "train": 17, "distance": 0.5},
                                     {"sample": 7, "train": 2, "distance": 0.75}]
     return {"model": model, "data": data, "n_samples": n, "seed": seed,
-            "scores": {"fd": 12.3, "precision": 0.7, "c2st_accuracy": 0.6, "nll_nats": 80.1, "new_score": 3},
-            "floor": {"fd": 1.5, "precision": 0.74, "c2st_accuracy": 0.51},
+            "scores": {"fd": 12.3, "precision": 0.7, "c2st_accuracy": 0.6, "class_coverage": 0.9, "nll_nats": 80.1,
+                       "new_score": 3},
+            "floor": {"fd": 1.5, "precision": 0.74, "c2st_accuracy": 0.51, "class_coverage": 1.0},
             "details": details}
 
 
@@ -159,6 +160,79 @@ def test_comparison_page(runs, tmp_path):
         write_comparison(entries, tmp_path / "c.html")
 
 
+def likelihood_results(model, nll, of, how, items, note=None, **scores) -> dict:
+    """Fake results of a model with a held-out likelihood of kind ``of``, measured ``how`` on ``items``."""
+    res = fake_results(model)
+    res["scores"] = {"fd": 3.0, "nll_nats": nll, "nll_bits_per_dim": nll / 44.4, **scores}
+    res["details"].update(likelihood=how, likelihood_of=of, nll_items=items, n_compared=10_000, heldout_items=359)
+    if note:
+        res["details"]["likelihood_items"] = note
+    return res
+
+
+def table_rows(page: str) -> list[str]:
+    return re.findall(r"<tr.*?</tr>", page.split('<table class="scores">')[1].split("</table>")[0], re.S)
+
+
+def test_comparison_ranks_likelihoods_only_within_one_kind(runs, tmp_path):
+    kde = likelihood_results("kde", -40.5, "density", "exact", 359)
+    gmm = likelihood_results("gmm", -35.25, "density", "exact", 359)
+    vae = likelihood_results("vae", 22.125, "discrete-binary", "estimate", 359, "binarised once with fixed seed 0",
+                             nelbo_nats=25.5)
+    entries = [{"run": runs / "kde", "results": r, "label": r["model"]} for r in (kde, gmm, vae)]
+    page = write_comparison(entries, tmp_path / "c.html").read_text()
+    rows = table_rows(page)
+    nll = [r for r in rows if ">nll_nats<" in r]
+    assert len(nll) == 2  # one row per kind
+    density, binary = nll
+    assert '<td class="num best">-40.5<span class="tag">exact</span></td>' in density and "22.12" not in density
+    assert "22.12" in binary and "best" not in binary and "estimate" in binary
+    assert binary.count('<td class="num"></td>') == 2  # the densities' cells are empty in the probability's row
+    headers = [r for r in rows if 'class="group"' in r]
+    assert "density of data-space values on 359 held-out items — kde, gmm" in headers[0]
+    assert "probability of binary items on 359 held-out items — vae" in headers[1]
+    assert "not ranked against each other" in page and "different scales" in page
+    assert "vae: a probability of binary items (Bernoulli), so the NLL is &gt;= 0; measured on 359 held-out items, " \
+           "binarised once with fixed seed 0" in page
+    # every NLL rests on the 359 held-out items of digits: one note says so, and that there are no more
+    assert "the NLLs rest on few held-out items (fewer than 500): kde 359" in page
+    assert page.count("all the held-out split has") == 3
+    # a density against a probability alone: nothing is ranked
+    two = write_comparison([entries[0], entries[2]], tmp_path / "two.html").read_text()
+    assert all("best" not in r for r in table_rows(two) if "nll_" in r or "nelbo_" in r)
+    # one kind, but different held-out items: not ranked either, and the note says why
+    fewer = likelihood_results("gmm", -35.25, "density", "exact", 100)
+    other = write_comparison([entries[0], {"run": runs / "kde", "results": fewer, "label": "gmm"}],
+                             tmp_path / "items.html").read_text()
+    assert all("best" not in r for r in table_rows(other) if ">nll_nats<" in r)
+    assert "different held-out items" in other and "different scales" not in other
+
+
+def test_pages_show_counts_negative_kernel_distances_and_few_items(runs, tmp_path):
+    res = fake_results()
+    res["scores"].update(kid_mean=-0.0021, nll_nats=80.1)
+    res["floor"]["kid_mean"] = 0.004
+    res["details"].update(n_compared=359, nll_items=100, nll_sem_nats=0.52, heldout_items=359)
+    page = write_report(runs / "kde", tmp_path / "r.html", results=res).read_text()
+    assert ">9/10<" in page and ">10/10<" in page   # classes with >= 1% of samples, model and floor
+    assert "slightly below 0" in page and "-0.0021" in page
+    assert "only 359 items a side" in page
+    assert "NLL rests on only 100 held-out items (standard error ±0.52 nats); score more with --nll-items" in page
+    assert "held-out negative log-likelihood, nats (density of data-space values, exact)" in page
+    cmp = write_comparison([{"run": runs / "kde", "results": res}], tmp_path / "c.html").read_text()
+    assert ">9/10<" in cmp and "slightly below 0" in cmp and "only 359 items a side" in cmp
+    assert "the NLL of kde rests on only 100 held-out items" in cmp
+    plenty = fake_results()
+    plenty["details"].update(n_compared=10_000, nll_items=10_000)
+    quiet = write_report(runs / "kde", tmp_path / "q.html", results=plenty).read_text()
+    assert "few items" not in quiet and "below 0" not in quiet
+    gan = write_report(runs / "gan", tmp_path / "g.html",
+                       results={**fake_results("gan", "ring8", pairs=False),
+                                "scores": {"modes_captured": 7}, "floor": {"modes_captured": 8},
+                                "details": {"modes_total": 8}}).read_text()
+    assert ">7/8<" in gan and ">8/8<" in gan
+
+
 # -- the command line --------------------------------------------------------------------------
 def test_cli_report_reuses_metrics_json(runs, tmp_path, capsys, monkeypatch):
     run = tmp_path / "kde"
@@ -177,6 +251,24 @@ def test_cli_report_reuses_metrics_json(runs, tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "already exists" in err[0] and snapshot(run) == before
     assert main(["report", str(run), "--n", "50", "--overwrite", "--out", str(tmp_path / "other.html")]) == 0
+
+
+def test_results_that_do_not_say_what_their_likelihood_is_of_are_evaluated_again(runs, tmp_path, monkeypatch):
+    import latentspace as ls
+    from latentspace.report import run_results
+
+    run = tmp_path / "kde"
+    shutil.copytree(runs / "kde", run)
+    old = fake_results(n=50)
+    del old["details"]["likelihood_of"]  # a metrics.json written before likelihoods said what they are of
+    atomic_write_json(run / "metrics.json", old)
+    calls = []
+    monkeypatch.setattr("latentspace.report.evaluate", lambda *a, **k: calls.append(1) or fake_evaluate(*a, **k))
+    model = ls.load(run)
+    data = ls.data.load("digits")
+    assert run_results(run, model, data, n=50)[1] and calls == [1]
+    atomic_write_json(run / "metrics.json", fake_results(n=50))
+    assert not run_results(run, model, data, n=50)[1] and calls == [1]
 
 
 def test_cli_report_of_a_missing_run(capsys, tmp_path):

@@ -5,7 +5,9 @@
 - ``scores``: the two-set scores on their own (Fréchet distance, KID, precision/recall,
   density/coverage, MMD, classifier two-sample test, memorisation, class scores);
 - ``features``: the domain feature extractors those scores are computed on;
-- :func:`toy2d_metrics` (PacGAN's mode metrics) and :func:`heldout_nll` (likelihoods).
+- :func:`toy2d_metrics` (PacGAN's mode metrics) and :func:`heldout_nll` (likelihoods, each saying
+  what it is a likelihood of: ``likelihood.LIKELIHOOD_OF``);
+- ``display``: how an evaluation is shown (labels, counts, the notes; :func:`format_results`).
 
 Importing this package is light (numpy only); the rest is loaded on first use.
 """
@@ -19,8 +21,9 @@ from latentspace.metrics.toy2d import toy2d_metrics
 
 _LAZY = {
     "evaluate": "latentspace.metrics.evaluation",
-    "format_results": "latentspace.metrics.evaluation",
-    "SCORE_INFO": "latentspace.metrics.evaluation",
+    "format_results": "latentspace.metrics.display",
+    "result_notes": "latentspace.metrics.display",
+    "SCORE_INFO": "latentspace.metrics.display",
     "feature_extractor": "latentspace.metrics.features",
     "FeatureExtractor": "latentspace.metrics.features",
     "frechet_distance": "latentspace.metrics.scores",

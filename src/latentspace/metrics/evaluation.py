@@ -28,29 +28,7 @@ import time
 import numpy as np
 import torch
 
-#: score key -> (label, which way is better: "lower", "higher" or "0.5")
-SCORE_INFO: dict[str, tuple[str, str]] = {
-    "fd": ("Fréchet distance (domain features)", "lower"),
-    "kid_mean": ("kernel inception distance (KID)", "lower"),
-    "precision": ("precision, k=5 (fidelity)", "higher"),
-    "recall": ("recall, k=5 (diversity)", "higher"),
-    "density": ("density, k=5 (fidelity; ~1 for real data)", "higher"),
-    "coverage": ("coverage, k=5 (diversity)", "higher"),
-    "mmd": ("MMD², RBF kernel", "lower"),
-    "c2st_accuracy": ("classifier two-sample test accuracy", "0.5"),
-    "memorised_fraction": ("suspiciously close to a training item", "lower"),
-    "class_coverage": ("classes with >= 1% of samples", "higher"),
-    "class_entropy": ("class-histogram entropy (1 = uniform)", "higher"),
-    "conditional_accuracy": ("classified as the requested label", "higher"),
-    "modes_captured": ("modes captured (PacGAN)", "higher"),
-    "high_quality_fraction": ("high-quality samples, within 3 sigma (PacGAN)", "higher"),
-    "reverse_kl": ("reverse KL of the mode histogram (PacGAN)", "lower"),
-    "nll_nats": ("held-out negative log-likelihood, nats", "lower"),
-    "nll_bits_per_dim": ("held-out negative log-likelihood, bits/dim", "lower"),
-    "nelbo_nats": ("held-out negative ELBO (bounds the NLL above), nats", "lower"),
-    "nelbo_bits_per_dim": ("held-out negative ELBO, bits/dim", "lower"),
-}
-
+from latentspace.metrics.display import SCORE_INFO, format_results, format_seconds, result_notes  # noqa: F401
 
 #: held-out items scored by default when the likelihood is an importance-sampled estimate
 AUTO_ESTIMATE_ITEMS = 100
@@ -107,25 +85,18 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
 
     t_start = time.perf_counter()
     is_model = not isinstance(model_or_samples, (torch.Tensor, np.ndarray, list, tuple))
-    n = default_n(data) if n is None and is_model else n
-    if n is not None and n < 2:
-        raise UserError(f"n must be at least 2 samples, got {n}")
+    model = model_or_samples if is_model else None
+    x = None if is_model else torch.as_tensor(model_or_samples, dtype=torch.float32)
+    n = (default_n(data) if n is None else n) if is_model else len(x)
+    # Every check that needs no samples, before any work (sampling, training a feature extractor).
+    requested = check_inputs(model, data, n, features=features, nll_items=nll_items, labels=labels)
     details: dict = {}
-    requested = None
     if is_model:
-        model = model_or_samples
-        conditional = model.conditional
-        if conditional:
-            k = data.info.num_classes
-            requested = (torch.as_tensor(labels) if labels is not None else torch.arange(n) % k).long()
         t0 = time.perf_counter()
-        x = model.sample(n, seed=seed, labels=requested) if conditional else model.sample(n, seed=seed)
+        x = model.sample(n, seed=seed, labels=requested) if model.conditional else model.sample(n, seed=seed)
         details["samples_per_s"] = n / max(time.perf_counter() - t0, 1e-9)
         name = model.name
     else:
-        model = None
-        x = torch.as_tensor(model_or_samples, dtype=torch.float32)
-        n = len(x)
         name = "samples"
     x = x.detach().float().cpu()
     if tuple(x.shape[1:]) != tuple(data.shape):
@@ -134,8 +105,6 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
     if not torch.isfinite(x).all():
         raise UserError(f"{int((~torch.isfinite(x)).flatten(1).any(1).sum())} of {n} samples contain NaN "
                         "or inf; the model has diverged — retrain it (lower the learning rate)")
-    if n < 6:
-        raise UserError(f"n must be at least 6 samples for the k-NN scores (k=5), got {n}")
 
     results: dict = {"model": name, "data": data.name, "n_samples": n, "seed": seed}
     scores: dict = {}
@@ -166,13 +135,7 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
 
     # Two-set scores on equal footing: m samples vs m reference items, m held-out vs the same.
     g = torch.Generator().manual_seed(seed)
-    m = min(n, len(f_test)) if f_test is not None else n
-    m = min(m, len(f_train))
-    if m < 6:  # the k-NN scores (k=5) need 6 items a side: say which split is short
-        short_test = f_test is not None and len(f_test) < 6
-        which, have = ("held-out", len(f_test)) if short_test else ("training", len(f_train))
-        raise UserError(f"{data.name} has {have} {which} item(s), and the two-set scores compare at least 6 a side "
-                        "(k=5 nearest neighbours); give data with at least 6 items in each split")
+    m = compared_items(data, n)  # at least 6: checked at the start
     ref = f_train[torch.randperm(len(f_train), generator=g)[:m]]
     details["n_compared"] = m
     candidates = {"scores": f_fake[:m]}
@@ -202,6 +165,7 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
         cls = S.class_scores(phi.predict(x), k, requested=requested)
         scores["class_coverage"], scores["class_entropy"] = cls["class_coverage"], cls["class_entropy"]
         details["class_histogram"] = cls["class_histogram"]
+        details["classes_total"] = int(k)  # class_coverage is the share of these: shown as a count, "10/10"
         if requested is not None:
             scores["conditional_accuracy"] = cls["conditional_accuracy"]
         if test is not None:
@@ -230,7 +194,9 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
             if "nelbo_nats" in nll:  # VAEs: the ELBO on the same items, beside the importance-sampled estimate
                 scores["nelbo_nats"], scores["nelbo_bits_per_dim"] = nll["nelbo_nats"], nll["nelbo_bits_per_dim"]
             details["likelihood"], details["nll_items"] = nll["likelihood"], nll["nll_items"]
-            for key in ("likelihood_k", "likelihood_items", "active_units", "latent_dim"):
+            details["heldout_items"] = len(data.test)
+            for key in ("likelihood_of", "nll_sem_nats", "likelihood_k", "likelihood_items", "active_units",
+                        "latent_dim"):
                 if key in nll:
                     details[key] = nll[key]
 
@@ -239,76 +205,44 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
     return results
 
 
-def format_results(results: dict) -> str:
-    """A text table: one row per score, the model's value beside the floor, and which way is better;
-    then the notes of :func:`result_notes`."""
-    scores, floor = results.get("scores", {}), results.get("floor", {})
-    arrows = {"lower": "lower", "higher": "higher", "0.5": "0.5 best"}
-    rows = []
-    for key, value in scores.items():
-        label, better = SCORE_INFO.get(key, (key, ""))
-        rows.append((label, _fmt(value), _fmt(floor.get(key)), arrows.get(better, "")))
-    widths = [max(len(r[i]) for r in rows + [("score", "model", "floor", "better")]) for i in range(4)]
-    head = ("score", results.get("model", "model"), "floor", "better")
-    widths = [max(w, len(h)) for w, h in zip(widths, head)]
-    line = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
-    out = [f"{results.get('model')} on {results.get('data')}: {results.get('n_samples')} samples "
-           f"(seed {results.get('seed')}); floor = held-out real items vs training items",
-           line.format(*head), line.format(*("-" * w for w in widths))]
-    out += [line.format(*r) for r in rows]
-    return "\n".join(out + result_notes(results))
+def compared_items(data, n: int) -> int:
+    """``m``, the items a side of the two-set scores: ``n`` samples, at most as many as each split has."""
+    m = min(n, len(data.test)) if data.test is not None else n
+    return min(m, len(data))
 
 
-def result_notes(results: dict) -> list[str]:
-    """What the evaluation's ``details`` say, one sentence each: the features and their held-out
-    quality, the items compared, the likelihood, active latent units, sampling speed and the
-    evaluation's time. Printed under the text table and listed under the report's scores."""
-    d = results.get("details") or {}
-    notes = []
-    if "features" in d:
-        feat = f"features: {d['features']}"
-        if d.get("feature_dim") is not None:
-            feat += f" ({d['feature_dim']}-d)"
-        if "feature_accuracy" in d:
-            feat += f", held-out accuracy {d['feature_accuracy']:.3f}"
-        if "feature_reconstruction_mse" in d:
-            feat += f", held-out reconstruction MSE {d['feature_reconstruction_mse']:.4g}"
-        notes.append(feat)
-    if "n_compared" in d:
-        notes.append(f"two-set scores on {_count(d['n_compared'])} items a side")
-    if "likelihood" in d:
-        k = f" (k={d['likelihood_k']} importance samples)" if "likelihood_k" in d else ""
-        items = f" on {_count(d['nll_items'])} held-out items" if d.get("nll_items") is not None else ""
-        how = f"; {d['likelihood_items']}" if d.get("likelihood_items") else ""
-        notes.append(f"likelihood: {d['likelihood']}{k}{items}{how}")
-    if "active_units" in d:
-        notes.append(f"active latent units (Burda et al. 2016): {d['active_units']} of {d.get('latent_dim')}")
-    if "samples_per_s" in d:
-        notes.append(f"sampling: {float(d['samples_per_s']):,.0f} samples/s")
-    if "eval_seconds" in d:
-        notes.append(f"evaluation took {format_seconds(d['eval_seconds'])}")
-    return notes
+def check_inputs(model, data, n: int, *, features="auto", nll_items="auto", labels=None):
+    """Refuse, before any sampling or training, what :func:`evaluate` would refuse later: too few
+    samples, a split too small for the k-NN scores, an unknown feature extractor, a bad
+    ``nll_items``, labels that do not fit a conditional model. Returns the labels a conditional
+    model is asked for (None otherwise)."""
+    from latentspace.errors import UserError
+    from latentspace.metrics.features import FeatureExtractor, resolve_kind
 
-
-def format_seconds(s) -> str:
-    """A duration for people: "4.2 s", "95 s", "12.5 min", "3.1 h"; "—" when unknown."""
-    if s is None:
-        return "—"
-    s = float(s)
-    if s < 120:
-        return f"{s:.3g} s" if s < 10 else f"{s:.0f} s"
-    if s < 7200:
-        return f"{s / 60:.1f} min"
-    return f"{s / 3600:.1f} h"
-
-
-def _count(n) -> str:
-    return f"{n:,}" if isinstance(n, int) and not isinstance(n, bool) else str(n)
-
-
-def _fmt(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 6:
+        raise UserError(f"n must be at least 6 samples for the k-NN scores (k=5), got {n}")
+    if compared_items(data, int(n)) < 6:  # the k-NN scores (k=5) need 6 items a side: say which split is short
+        short_test = data.test is not None and len(data.test) < 6
+        which, have = ("held-out", len(data.test)) if short_test else ("training", len(data))
+        raise UserError(f"{data.name} has {have} {which} item(s), and the two-set scores compare at least 6 a side "
+                        "(k=5 nearest neighbours); give data with at least 6 items in each split")
+    if not isinstance(features, FeatureExtractor):
+        resolve_kind(data, features)
+    if not (nll_items in ("auto", None) or (isinstance(nll_items, (int, np.integer)) and not isinstance(nll_items, bool)
+                                             and nll_items >= 1)):
+        raise UserError(f"nll_items must be a positive integer, 'auto' or None (all), got {nll_items!r}")
+    if model is None or not model.conditional:
+        return None
+    k = data.info.num_classes
+    if k < 1:
+        raise UserError(f"{model.name} draws samples given a class and {data.name} has no classes; "
+                        "evaluate on the labelled data it was trained on")
+    if model.likelihood_kind is not None and data.test is not None and data.test.y is None:
+        raise UserError(f"{model.name} scores log p(x|y) and {data.name}'s held-out items have no labels; "
+                        "evaluate on labelled data")
+    if labels is None:
+        return (torch.arange(n) % k).long()
+    requested = torch.as_tensor(labels).long()
+    if requested.shape != (n,):
+        raise UserError(f"labels must hold one class per sample, {n} in all; got shape {tuple(requested.shape)}")
+    return requested

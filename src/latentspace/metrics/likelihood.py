@@ -1,10 +1,108 @@
-"""Held-out likelihood, in nats per item and bits per dimension, with its kind stated."""
+"""Held-out likelihood, in nats per item and bits per dimension, with its kind stated.
+
+Every held-out likelihood says two things about itself:
+
+- **what it is a likelihood of** (``likelihood_of``, one of :data:`LIKELIHOOD_OF`): a density of
+  continuous data-space values, a density of values in [0, 1], a probability of binary or 8-bit
+  items, or a Bernoulli cross-entropy of grey levels. Numbers of different kinds are on different
+  scales (a density can exceed 1, a probability cannot) and are never ranked against each other;
+- **how it was measured** (``likelihood``, the model's ``likelihood_kind``): exact, a bound or an
+  importance-sampled estimate.
+
+Two NLLs are comparable when they are of one kind, on one dataset and on the same held-out items
+(:func:`likelihood_group`).
+"""
 
 from __future__ import annotations
 
 import math
 
+import torch
+
 from latentspace.errors import UserError
+
+#: what a held-out likelihood is a likelihood of: kind -> (short label, one sentence)
+LIKELIHOOD_OF: dict[str, tuple[str, str]] = {
+    "density": ("density of data-space values",
+                "a density of continuous data-space values (the affine map's Jacobian included); a density can "
+                "exceed 1, so the NLL can be negative"),
+    "density-unit": ("density of values in [0, 1]",
+                     "a density of values confined to [0, 1] (continuous Bernoulli); it can exceed 1, so the NLL "
+                     "can be negative"),
+    "discrete-binary": ("probability of binary items",
+                        "a probability of binary items (Bernoulli), so the NLL is >= 0"),
+    "discrete-8bit": ("probability of 8-bit items",
+                      "a probability of items on 256 levels (discretised logistic), so the NLL is >= 0 and bits/dim "
+                      "compare with published 8-bit figures"),
+    "cross-entropy": ("Bernoulli cross-entropy of grey levels",
+                      "a Bernoulli cross-entropy of grey levels: neither a density nor a probability of the items"),
+}
+
+#: how a held-out likelihood was measured (``model.likelihood_kind``): kind -> phrase ({k}: the
+#: importance samples, when known)
+MEASURED = {"exact": "exact", "bound": "a bound (the NLL is an upper bound)",
+            "estimate": "an importance-sampled estimate{k} (an upper bound on the NLL in expectation)"}
+
+#: what each decoder likelihood (a model's ``likelihood`` setting, resolved) is a likelihood of; a
+#: Bernoulli is a probability only of binary items, which :func:`likelihood_of` checks on the items
+DECODER_LIKELIHOODS = {"gaussian": "density", "continuous-bernoulli": "density-unit", "logistic": "discrete-8bit",
+                       "bernoulli": "cross-entropy"}
+
+
+def _decoder_of(model) -> str | None:
+    return DECODER_LIKELIHOODS.get(model.obs_model)
+
+
+#: Fallback until models declare ``likelihood_of`` themselves: registry name -> the kind, or a function
+#: of the fitted model. Models not listed whose ``resolved_params()`` name no decoder ``likelihood``
+#: have a density of data-space values (docs/architecture.md: every likelihood is of data-space values).
+LIKELIHOOD_OF_FALLBACK = {"kde": "density", "gmm": "density", "ppca": "density", "vqvae": _decoder_of}
+
+
+def declared_likelihood_of(model) -> str | None:
+    """What ``model``'s likelihood is a likelihood of, as the model says it (a key of
+    :data:`LIKELIHOOD_OF`, before the items are looked at); None without a likelihood.
+
+    Read from the resolved decoder ``likelihood`` (``model.resolved_params()``: the VAE family),
+    else from :data:`LIKELIHOOD_OF_FALLBACK`, else a density of data-space values."""
+    if model.likelihood_kind is None:
+        return None
+    decoder = model.resolved_params().get("likelihood")
+    if decoder in DECODER_LIKELIHOODS:
+        return DECODER_LIKELIHOODS[decoder]
+    found = LIKELIHOOD_OF_FALLBACK.get(model.name, "density")
+    return found(model) if callable(found) else found
+
+
+def likelihood_of(model, items) -> str | None:
+    """What ``model``'s held-out likelihood of ``items`` (as measured: ``model.likelihood_items``) is a
+    likelihood of: :func:`declared_likelihood_of`, where a Bernoulli cross-entropy of items that are
+    all 0 or 1 is what it then is, a probability of binary items."""
+    kind = declared_likelihood_of(model)
+    if kind == "cross-entropy":
+        x = torch.as_tensor(items)
+        if bool(((x == 0) | (x == 1)).all()):
+            kind = "discrete-binary"
+    return kind
+
+
+def likelihood_group(results: dict) -> tuple | None:
+    """What makes two evaluations' NLLs comparable: the dataset, what the likelihood is of, and the
+    held-out items it was measured on (how many, how prepared); None when the evaluation did not
+    record its kind (an older ``metrics.json``) or has no likelihood."""
+    d = results.get("details") or {}
+    if not d.get("likelihood_of"):
+        return None
+    return (results.get("data"), d["likelihood_of"], d.get("nll_items"), d.get("likelihood_items"))
+
+
+def likelihood_label(details: dict, long: bool = False) -> str | None:
+    """The kind of an evaluation's likelihood in words ("density of data-space values"; ``long``: the
+    sentence), or None when it did not record one."""
+    kind = details.get("likelihood_of")
+    if kind not in LIKELIHOOD_OF:
+        return kind
+    return LIKELIHOOD_OF[kind][1 if long else 0]
 
 
 def heldout_nll(model, data, max_items: int | None = None) -> dict | None:
@@ -23,9 +121,11 @@ def heldout_nll(model, data, max_items: int | None = None) -> dict | None:
     -------
     dict or None
         ``nll_nats`` (mean NLL per item, nats), ``nll_bits_per_dim``
-        (``nll_nats / (dim * ln 2)``), ``nll_items`` (items scored) and ``likelihood``: what the
-        number is -- ``"exact"`` (KDE, GMM, PPCA), ``"bound"`` (an ELBO: the NLL is an upper
-        bound) or ``"estimate"`` (an importance-sampled estimate, a lower bound on log p in
+        (``nll_nats / (dim * ln 2)``), ``nll_sem_nats`` (its standard error over the items),
+        ``nll_items`` (items scored), ``likelihood_of`` (what it is a likelihood of, a key of
+        :data:`LIKELIHOOD_OF`: ``"density"`` for KDE, GMM, PPCA) and ``likelihood``: how the
+        number was measured -- ``"exact"`` (KDE, GMM, PPCA), ``"bound"`` (an ELBO: the NLL is an
+        upper bound) or ``"estimate"`` (an importance-sampled estimate, a lower bound on log p in
         expectation, so again an upper bound on the NLL). None when the model has no
         likelihood (``model.likelihood_kind`` is None, e.g. GANs).
         Models that report an ELBO (``model.reports_elbo``: VAEs) add ``nelbo_nats`` and
@@ -55,8 +155,8 @@ def heldout_nll(model, data, max_items: int | None = None) -> dict | None:
     >>> import latentspace as ls
     >>> data = ls.data.load("ring8", n=1000, n_test=100)
     >>> res = heldout_nll(ls.models.create("gmm", n_components=8).fit(data), data)
-    >>> res["likelihood"], res["nll_items"]
-    ('exact', 100)
+    >>> res["likelihood"], res["likelihood_of"], res["nll_items"]
+    ('exact', 'density', 100)
     """
     test = data.test if data.test is not None else data
     if max_items is not None and max_items < 1:
@@ -80,10 +180,12 @@ def heldout_nll(model, data, max_items: int | None = None) -> dict | None:
         ll = model.score_samples(x, **kw)
     except NotImplementedError:
         return None
-    nll = -float(ll.double().mean())
+    ll = ll.double()
+    nll = -float(ll.mean())
     dim = data.info.dim
-    out = {"nll_nats": nll, "nll_bits_per_dim": nll / (dim * math.log(2)), "nll_items": int(len(x)),
-           "likelihood": kind}
+    sem = float(ll.std() / math.sqrt(len(ll))) if len(ll) > 1 else None
+    out = {"nll_nats": nll, "nll_bits_per_dim": nll / (dim * math.log(2)), "nll_sem_nats": sem,
+           "nll_items": int(len(x)), "likelihood": kind, "likelihood_of": likelihood_of(model, x)}
     if note:
         out["likelihood_items"] = note
     if kind == "estimate":

@@ -153,13 +153,16 @@ def check_output(out: Path, overwrite: bool) -> None:
 
 
 def _results_match(cached, model, data, n, seed) -> bool:
-    """Whether saved results are the evaluation asked for (same model, data, n and seed)."""
+    """Whether saved results are the evaluation asked for (same model, data, n and seed), in the
+    current format (a likelihood records what it is a likelihood of)."""
     if not isinstance(cached, dict) or not isinstance(cached.get("scores"), dict):
         return False  # an older format, or not results at all
     if cached.get("seed") != seed or cached.get("model") not in (None, model.name):
         return False
     if cached.get("data") not in (None, data.name):
         return False
+    if model.likelihood_kind is not None and "likelihood_of" not in (cached.get("details") or {}):
+        return False  # evaluated before likelihoods said what they are likelihoods of
     return cached.get("n_samples") == (n if n is not None else default_n(data))
 
 

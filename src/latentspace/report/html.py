@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from latentspace.metrics.evaluation import SCORE_INFO, format_seconds
+from latentspace.metrics.display import SCORE_INFO, format_seconds
 
 #: the Jinja2 templates of the pages
 TEMPLATES = Path(__file__).with_name("templates")

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from latentspace.errors import UserError
-from latentspace.metrics.evaluation import result_notes
+from latentspace.metrics.display import result_notes, score_label, score_text
 from latentspace.report.html import (Picture, Section, draw, figure_picture, fmt, held_out, new_figure, now,
                                      reference, render, samples_picture, score_info, score_keys, seconds, rate,
                                      when)
@@ -75,9 +75,10 @@ def scores_section(results: dict, data) -> Section:
     info = score_info()
     rows = []
     for key in score_keys(scores, info=info):
-        label, better = info.get(key, (key, ""))
-        rows.append({"label": label, "key": key, "value": scores.get(key), "floor": floor.get(key),
-                     "better": better})
+        better = info.get(key, (key, ""))[1]
+        rows.append({"label": score_label(key, results), "key": key, "better": better,
+                     "value": score_text(key, scores.get(key), results, fmt),
+                     "floor": score_text(key, floor.get(key), results, fmt)})
     intro = (f"{fmt(results.get('n_samples'))} samples, seed {fmt(results.get('seed'))}. The floor is the "
              "same score for held-out real items in place of samples: what a model drawing exactly from the "
              "data would get. Scores far from their floor are bad; scores beyond it usually mean memorisation.")
@@ -257,8 +258,8 @@ def latents_section(model, data, seed: int) -> Section:
     colour = ", coloured by class" if held.y is not None else ""
     if model.conditional:
         intro = (f"Encodings given the label (posterior means E[z|x, y], each item with its own label y) of {n:,} "
-                 f"held-out items{colour}: {how}. When the encoder sees the label, the label carries the class and z the "
-                 "style (slant, thickness, size), so the classes overlap here by design; well-mixed classes "
+                 f"held-out items{colour}: {how}. When the encoder sees the label, the label carries the class and z "
+                 "the style (slant, thickness, size), so the classes overlap here by design; well-mixed classes "
                  "mean that z does not repeat what the label says. Other projections: "
                  "latentspace plot RUN --kind latents --method tsne (or umap).")
     else:
