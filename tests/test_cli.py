@@ -186,3 +186,114 @@ def test_default_run_folder_is_named_for_the_model_and_the_data(tmp_path, monkey
     assert main(["train", "gmm", "--data", "points.npy"]) == 0
     assert main(["train", "gmm", "--data", "ring8"]) == 0
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["gmm-points", "gmm-ring8"]
+
+
+# -- resuming needs no other option; unfinished runs; counts; paths; disk space -----------------------------
+RUN_OPTIONS = ["--data", "ring8", "--steps", "30", "--batch-size", "32", "--seed", "5", "--set", "hidden=32",
+               "--set", "layers=2", "--checkpoint-every", "10", "--log-every", "5", "--sample-every", "50",
+               "--no-progress"]
+
+
+@pytest.fixture
+def cut_run(tmp_path, monkeypatch, capsys):
+    """A run of RUN_OPTIONS stopped by Ctrl-C during step 18, as the user would."""
+    import os
+    import signal
+
+    from latentspace.models.gan import GAN
+
+    real = GAN.train_step
+
+    def interrupted(self, batch, step):
+        if step == 17:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(self, batch, step)
+
+    run = tmp_path / "cut"
+    with monkeypatch.context() as m:
+        m.setattr(GAN, "train_step", interrupted)
+        assert main(["train", "gan", *RUN_OPTIONS, "--out", str(run)]) == 130
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (f"stopped: interrupted at step 18; checkpoint saved in the run folder, continue with --resume: "
+                   f"latentspace train gan --resume --out {run}")
+    return run
+
+
+def test_resume_with_no_other_option_keeps_the_runs_length_and_settings(cut_run, tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+
+    from latentspace.models.gan import GAN
+    from latentspace.train import run as runfolder
+
+    monkeypatch.setattr(GAN, "_default_steps", lambda self, data: 45)  # a forgotten length shows quickly
+    assert main(["train", "gan", *RUN_OPTIONS, "--out", str(tmp_path / "full")]) == 0
+    before = runfolder.read_config(cut_run)
+    assert main(["train", "gan", "--resume", "--out", str(cut_run), "--no-progress"]) == 0
+    assert load_state(cut_run / "checkpoints" / "latest.safetensors")["step"] == 30
+    after = runfolder.read_config(cut_run)
+    assert {k: after["train"][k] for k in runfolder.RESUMED} == {k: before["train"][k] for k in runfolder.RESUMED}
+    full = load_file(str(tmp_path / "full" / "model" / "weights.safetensors"))
+    cut = load_file(str(cut_run / "model" / "weights.safetensors"))
+    assert all(torch.equal(full[k], cut[k]) for k in full)
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--batch-size", "64"], "trained with batch size 32, not 64"),
+    (["--seed", "0"], "trained with seed 5, not 0"),
+    (["--steps", "10"], "give at least 18 steps"),
+    (["--steps", "0"], "--steps must be a positive integer, got 0"),
+])
+def test_resume_refuses_settings_that_break_exactness(option, message, cut_run, capsys):
+    fails(capsys, ["train", "gan", "--resume", "--out", cut_run, "--no-progress", *option], message, watch=cut_run)
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--steps", "0"], "--steps must be a positive integer, got 0"),
+    (["--steps", "-5"], "--steps must be a positive integer, got -5"),
+    (["--batch-size", "0"], "--batch-size must be a positive integer, got 0"),
+    (["--batch-size", "-64"], "--batch-size must be a positive integer, got -64"),
+    (["--checkpoint-every", "0"], "--checkpoint-every must be a positive integer"),
+    (["--sample-every", "-1"], "--sample-every must be at least 0"),
+])
+def test_zero_or_negative_counts_are_refused_and_an_old_run_is_kept(option, message, gan_run, capsys):
+    fails(capsys, ["train", "gan", "--data", "ring8", "--out", gan_run, "--overwrite", *option], message,
+          watch=gan_run)
+
+
+def test_sample_and_evaluate_an_unfinished_run_from_its_checkpoint(cut_run, tmp_path, capsys):
+    assert main(["sample", str(cut_run), "--n", "10", "--out", str(tmp_path / "s.npy")]) == 0
+    assert "using its checkpoint of step 18 of 30" in capsys.readouterr().err
+    assert np.isfinite(np.load(tmp_path / "s.npy")).all()
+    assert main(["evaluate", str(cut_run), "--n", "300", "--nll-items", "0", "--no-progress",
+                 "--out", str(tmp_path / "m.json")]) == 0
+    assert "checkpoint of step 18" in capsys.readouterr().err
+
+
+def test_a_run_with_neither_model_nor_checkpoint_says_which_is_missing(cut_run, tmp_path, capsys):
+    (cut_run / "checkpoints" / "latest.safetensors").unlink()
+    fails(capsys, ["sample", cut_run, "--n", "4", "--out", tmp_path / "s.npy"],
+          "holds no saved model (model/) and no checkpoint (checkpoints/latest.safetensors)")
+
+
+def test_data_paths_are_recorded_absolute_and_names_as_names(tmp_path, monkeypatch):
+    from latentspace.runs import read_config, run_data
+
+    (tmp_path / "data").mkdir()
+    np.save(tmp_path / "data" / "points.npy", np.random.default_rng(0).normal(size=(60, 2)))
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "gmm", "--data", "data/points.npy", "--out", "run"]) == 0
+    assert main(["train", "gmm", "--data", "ring8", "--out", "named"]) == 0
+    source = read_config(tmp_path / "run")["data"]["name_or_path"]
+    assert source == str(tmp_path / "data" / "points.npy")
+    assert read_config(tmp_path / "named")["data"]["name_or_path"] == "ring8"
+    monkeypatch.chdir(tmp_path / "data")                             # evaluate and resume start elsewhere
+    assert run_data(tmp_path / "run", read_config(tmp_path / "run")).shape == (2,)
+
+
+def test_a_run_that_does_not_fit_on_the_disk_is_refused(gan_run, capsys, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: namedtuple("u", "total used free")(10**9, 10**9, 0))
+    fails(capsys, ["train", "gan", "--data", "ring8", "--steps", "5", "--out", gan_run, "--overwrite",
+                   "--no-progress"], "not enough disk space", watch=gan_run)

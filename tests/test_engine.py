@@ -278,3 +278,140 @@ def test_lr_schedule_runs_within_each_optimizers_window():
         lrs.append((a.param_groups[0]["lr"], b.param_groups[0]["lr"]))
     assert [round(x, 4) for x, _ in lrs[:4]] == [1.0, 0.75, 0.5, 0.25]
     assert [round(y, 4) for _, y in lrs[4:]] == [1.0, 0.8333, 0.6667, 0.5, 0.3333, 0.1667]
+
+
+# -- resume takes the run's own settings; settings that would make it inexact are refused -------------------
+def interrupted_run(data, run, steps=30, **kw):
+    """A run of ``steps`` stopped by Ctrl-C at step 18, with settings other than the defaults."""
+    with pytest.raises(KeyboardInterrupt, match="--resume"):
+        InterruptedGAN(**SMALL).fit(data, steps=steps, batch_size=32, seed=5, out=run, progress=False,
+                                    checkpoint_every=10, log_every=5, sample_every=50, lr_schedule="cosine", **kw)
+    assert load_state(run / runfolder.CHECKPOINT)["step"] == 18
+
+
+def test_fit_resume_without_settings_takes_the_runs_own(ring, tmp_path, monkeypatch):
+    monkeypatch.setattr(GAN, "_default_steps", lambda self, data: 45)   # a forgotten length shows quickly
+    GAN(**SMALL).fit(ring, steps=30, batch_size=32, seed=5, out=tmp_path / "full", progress=False,
+                     checkpoint_every=10, log_every=5, sample_every=50, lr_schedule="cosine")
+    interrupted_run(ring, tmp_path / "cut")
+    GAN(**SMALL).fit(ring, out=tmp_path / "cut", resume=True, progress=False)          # nothing else given
+    assert_same_weights(weights(tmp_path / "full"), weights(tmp_path / "cut"))
+    train = runfolder.read_config(tmp_path / "cut")["train"]
+    assert {k: train[k] for k in runfolder.RESUMED} == dict(steps=30, batch_size=32, seed=5, log_every=5,
+                                                            sample_every=50, checkpoint_every=10,
+                                                            lr_schedule="cosine")
+    steps = [int(r.split(",")[0]) for r in (tmp_path / "cut" / "metrics.csv").read_text().splitlines()[1:]]
+    assert steps == list(range(5, 31, 5))
+
+
+@pytest.mark.parametrize("setting, message", [
+    (dict(batch_size=64), "trained with batch size 32, not 64; resume it with the same batch size"),
+    (dict(seed=6), "trained with seed 5, not 6"),
+    (dict(lr_schedule="linear"), "trained with learning-rate schedule 'cosine', not 'linear'"),
+    (dict(steps=12), "checkpoint is at step 18, past the 12 steps asked for; give at least 18 steps"),
+])
+def test_resume_refuses_settings_that_would_not_be_exact(setting, message, ring, tmp_path):
+    run = tmp_path / "run"
+    interrupted_run(ring, run)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    with pytest.raises(UserError, match=message) as e:
+        GAN(**SMALL).fit(ring, out=run, resume=True, progress=False, **setting)
+    assert "\n" not in str(e.value)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+def test_resume_with_more_steps_continues_the_run(ring, tmp_path):
+    run = tmp_path / "run"
+    interrupted_run(ring, run, steps=20)
+    GAN(**SMALL).fit(ring, out=run, resume=True, progress=False, steps=25)
+    assert load_state(run / runfolder.CHECKPOINT)["step"] == 25 and runfolder.read_config(run)["train"]["steps"] == 25
+
+
+@pytest.mark.parametrize("setting", [dict(steps=0), dict(batch_size=0), dict(steps=-3), dict(batch_size=-1),
+                                     dict(checkpoint_every=0), dict(log_every=-5), dict(steps=2.5)])
+def test_zero_negative_or_fractional_counts_are_refused(setting, ring, tmp_path):
+    name = next(iter(setting))
+    with pytest.raises(UserError, match=rf"^{name} must be (a positive integer|an integer)") as e:
+        GAN(**SMALL).fit(ring, out=tmp_path / "run", progress=False, **{"steps": 5, **setting})
+    assert "\n" not in str(e.value)
+    assert not (tmp_path / "run").exists()
+
+
+# -- SIGTERM, stale temporary files, disk space -------------------------------------------------------------
+class TerminatedGAN(GAN):
+    """Receives SIGTERM during step 12, as from a job scheduler."""
+
+    def train_step(self, batch, step):
+        if step == 12:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return super().train_step(batch, step)
+
+
+def test_sigterm_saves_a_checkpoint_like_ctrl_c(ring, tmp_path):
+    from latentspace.train.engine import TrainingInterrupted
+
+    with pytest.raises(TrainingInterrupted, match="terminated at step 13; checkpoint saved") as e:
+        fit(TerminatedGAN(**SMALL), ring, tmp_path / "run", 30)
+    assert e.value.exit_code == 143
+    assert load_state(tmp_path / "run" / runfolder.CHECKPOINT)["step"] == 13
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL          # the handler is put back
+
+
+def test_stale_temporary_files_of_the_checkpoint_are_removed_when_a_run_resumes(ring, tmp_path):
+    run = tmp_path / "run"
+    fit(GAN(**SMALL), ring, run, 10)
+    stale = run / "checkpoints" / ".latest.safetensors.k1ll3d.tmp"     # a write cut short by SIGKILL
+    stale.write_bytes((run / runfolder.CHECKPOINT).read_bytes()[:100])
+    other = run / "checkpoints" / "notes.tmp"                            # not ours: left alone
+    other.write_text("mine")
+    fit(GAN(**SMALL), ring, run, 20, resume=True)
+    assert not stale.exists() and other.exists()
+
+
+def test_a_run_that_does_not_fit_on_the_disk_is_refused_before_anything_changes(ring, tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    run = tmp_path / "run"
+    fit(GAN(**SMALL), ring, run, 10)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
+    with pytest.raises(UserError, match=r"not enough disk space for the run in .*: [\d.]+ KB free, about [\d.]+ MB "
+                                        r"needed .*; free some space or choose another --out") as e:
+        fit(GAN(**SMALL), ring, run, 10, overwrite=True)
+    assert "\n" not in str(e.value)
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before      # the old run is intact
+    with pytest.raises(UserError, match="not enough disk space"):
+        fit(GAN(**SMALL), ring, tmp_path / "new", 10)
+    assert not (tmp_path / "new").exists()
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**12, 0, 10**11))
+    fit(GAN(**SMALL), ring, run, 10, overwrite=True)
+
+
+def test_bad_distributed_timeout_is_refused(monkeypatch):
+    from latentspace.train.distributed import timeout_seconds
+
+    monkeypatch.setenv("LATENTSPACE_DIST_TIMEOUT", "soon")
+    with pytest.raises(UserError, match="LATENTSPACE_DIST_TIMEOUT must be a positive number of seconds, got 'soon'"):
+        timeout_seconds()
+    monkeypatch.setenv("LATENTSPACE_DIST_TIMEOUT", "2.5")
+    assert timeout_seconds() == 2.5
+
+
+# -- an unfinished run can be sampled from its checkpoint --------------------------------------------------------
+def test_load_run_gives_the_model_of_the_latest_checkpoint_when_the_run_did_not_finish(ring, tmp_path, capsys):
+    from latentspace.runs import load_run
+
+    run = tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        fit(InterruptedGAN(**SMALL), ring, run, 30)
+    model, config = load_run(run)
+    assert "using its checkpoint of step 18 of 30" in capsys.readouterr().err
+    assert config["checkpoint_step"] == 18 and f"latentspace train gan --resume --out {run}" in config["note"]
+    state = load_state(run / runfolder.CHECKPOINT)
+    assert torch.equal(model.nets_["G"].state_dict()["0.0.weight"], state["nets"]["G"]["0.0.weight"])
+    assert model.sample(32, seed=0).shape == (32, 2)
+    (run / runfolder.CHECKPOINT).unlink()
+    with pytest.raises(UserError, match=r"holds no saved model \(model/\) and no checkpoint .*--overwrite"):
+        load_run(run)

@@ -52,6 +52,16 @@ def _data_options(args) -> dict:
     return opts
 
 
+def _same_source(a: dict, b: dict) -> bool:
+    """Whether two recorded data sources name the same dataset (a registered name, or the same file)."""
+    def key(source):
+        name = str(source.get("name_or_path"))
+        path = Path(name).expanduser()
+        return str(path.resolve()) if path.exists() else name
+
+    return key(a) == key(b)
+
+
 def _load_data(source: str, options: dict):
     import latentspace as ls
 
@@ -94,19 +104,46 @@ def cmd_list(args) -> int:
     return 0
 
 
+#: the training settings of ``latentspace train`` (argparse names), passed to ``fit`` when given
+TRAIN_SETTINGS = ("steps", "batch_size", "seed", "log_every", "sample_every", "checkpoint_every")
+
+
+def _train_settings(args) -> dict:
+    """The training settings given on the command line (None: not given), refused when out of range."""
+    from latentspace.train.engine import check_counts
+
+    given = {k: getattr(args, k) for k in TRAIN_SETTINGS}
+    check_counts(given, flag=lambda name: "--" + name.replace("_", "-"))
+    return given
+
+
+def _announcer(line: str | None):
+    """A callback printing ``line`` on stderr when training starts, after the run folder's checks."""
+    from latentspace.train.callbacks import Callback
+
+    class Say(Callback):
+        def on_start(self, model, data, cfg, start, world):
+            if line:
+                print(line + (f" (resuming at step {start} of {cfg.steps})" if start else ""), file=sys.stderr)
+
+    return Say()
+
+
 def cmd_train(args) -> int:
     import latentspace as ls
     from latentspace.errors import UserError
     from latentspace.train import run as runfolder
-    from latentspace.train.callbacks import TensorBoard
+    from latentspace.train.callbacks import ProgressBar, TensorBoard
 
     params = _parse_set(args.set)
+    settings = _train_settings(args)
     two_domains = _check_data_b(args)
     out = Path(args.out or f"runs/{args.model}-{_data_label(args.data) if args.data else 'resume'}")
     is_main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, only rank 0 writes and speaks
     callbacks = [TensorBoard(out / "tensorboard")] if args.tensorboard and is_main else []  # refused before any work
     data_source, data_opts = args.data, _data_options(args)
     data_b_source, data_b_opts = args.data_b, _data_options(args)
+    source: dict = {}  # the run's data, when resuming
     if args.resume:
         config = runfolder.read_config(out) if (out / runfolder.CONFIG).is_file() else None
         if config is None:
@@ -115,6 +152,7 @@ def cmd_train(args) -> int:
             raise UserError(f"{out} holds a run of model {config['model']!r}, not {args.model!r}; "
                             f"use `latentspace train {config['model']} --resume --out {out}`")
         params = {**config["params"], **params}
+        settings = runfolder.resume_settings(out, settings)  # what is not given again is the run's
         source = config.get("data") or {}
         if data_source is None:
             data_source, data_opts = source.get("name_or_path"), {**source.get("options", {}), **data_opts}
@@ -127,24 +165,34 @@ def cmd_train(args) -> int:
         raise UserError("give the data to train on with --data NAME_OR_PATH (see `latentspace list datasets`)")
     model = ls.models.create(args.model, **params)
     data = _load_data(data_source, data_opts)
+    if args.resume and source.get("name_or_path") and not _same_source(data.source, source):
+        raise UserError(f"{out} is a run on {source['name_or_path']!r}, not {data.source['name_or_path']!r}; resume it "
+                        "on its own data (drop --data) or train on the other data with another --out")
     fit_b = {}
     if two_domains:
         if data_b_source is None:
             raise UserError(f"{out} does not say what {args.model}'s domain B was; "
                             "give it with --data-b NAME_OR_PATH")
         fit_b = {"data_b": _load_data(data_b_source, data_b_opts)}
-    if is_main:
-        print(f"training {args.model} on {data!r}" + (f" and {fit_b['data_b']!r}" if fit_b else "") + f" -> {out}",
-              file=sys.stderr)
+    announce = f"training {args.model} on {data!r}" + (f" and {fit_b['data_b']!r}" if fit_b else "") + f" -> {out}"
+    given = {k: v for k, v in settings.items() if v is not None}  # the model's defaults for the rest
     if model.iterative:
-        model.fit(data, steps=args.steps, batch_size=args.batch_size, seed=args.seed, out=out,
-                  resume=args.resume, overwrite=args.overwrite, log_every=args.log_every,
-                  sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
-                  progress=not args.no_progress, device=args.device, callbacks=callbacks, **fit_b)
+        # Said once every check has passed (the run folder's disk-space check included), then the bar.
+        callbacks = [_announcer(announce if is_main else None), *([ProgressBar()] if not args.no_progress else []),
+                     *callbacks]
+        try:
+            model.fit(data, **given, out=out, resume=args.resume, overwrite=args.overwrite, progress=False,
+                      device=args.device, callbacks=callbacks, **fit_b)
+        except KeyboardInterrupt as e:
+            if "--resume" in str(e):  # say how, in full: no other option is needed
+                e.args = (f"{e}: latentspace train {args.model} --resume --out {out}",)
+            raise
     else:
         if args.resume:
             raise UserError(f"{args.model!r} is fitted in one go and has nothing to resume; drop --resume")
-        model.fit(data, seed=args.seed, out=out, overwrite=args.overwrite)
+        if is_main:
+            print(announce, file=sys.stderr)
+        model.fit(data, seed=settings["seed"], out=out, overwrite=args.overwrite)
     if is_main:
         print(f"saved {out / 'model'}; next: latentspace evaluate {out}", file=sys.stderr)
     return 0
@@ -327,18 +375,20 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--classes", help="keep only these classes of a labelled dataset, e.g. chair or 3,5,8")
     q.add_argument("--size", type=int, help="folders of images: the side of the square the images are resized and "
                                             "padded to (default 64)")
-    q.add_argument("--steps", type=int, help="training steps (default: the model's)")
-    q.add_argument("--batch-size", type=int, help="batch size (default: the model's)")
-    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--steps", type=int, help="training steps (default: the model's; on --resume: the run's)")
+    q.add_argument("--batch-size", type=int, help="batch size (default: the model's; on --resume: the run's)")
+    q.add_argument("--seed", type=int, help="seed (default 0; on --resume: the run's)")
     q.add_argument("--out", help="run folder (default runs/MODEL-DATA)")
     q.add_argument("--set", action="append", metavar="KEY=VALUE", help="a model parameter; repeatable")
     g = q.add_mutually_exclusive_group()
-    g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    g.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint, with "
+                                                         "the run's own data and settings (give no other option)")
     g.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     q.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available)")
-    q.add_argument("--log-every", type=int, default=100)
-    q.add_argument("--sample-every", type=int, default=0, help="steps between sample pictures (0: 10 per run)")
-    q.add_argument("--checkpoint-every", type=int, default=1000)
+    q.add_argument("--log-every", type=int, help="steps between logged losses (default 100)")
+    q.add_argument("--sample-every", type=int, help="steps between sample pictures (default 0: 10 per run)")
+    q.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 1000); a run killed "
+                                                        "without warning (SIGKILL) loses the steps since its last")
     q.add_argument("--no-progress", action="store_true", help="no progress bar")
     q.add_argument("--tensorboard", action="store_true", help="also log the losses for TensorBoard in "
                                                              "OUT/tensorboard (needs: pip install tensorboard)")
@@ -427,6 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: exit code of a run stopped by Ctrl-C (SIGINT); SIGTERM gives 143 (128 + the signal's number)
+EXIT_INTERRUPTED = 130
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from latentspace.errors import TrainingDiverged, UserError
@@ -441,7 +495,21 @@ def main(argv=None) -> int:
         return 1
     except KeyboardInterrupt as e:
         print(f"stopped: {e or 'interrupted'}", file=sys.stderr)
-        return 130
+        return _interrupt_code(e)
+    except RuntimeError as e:
+        distributed = sys.modules.get("latentspace.train.distributed")  # loaded if training ran
+        if distributed is None or not isinstance(e, distributed.DistributedFailure):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def _interrupt_code(error: KeyboardInterrupt) -> int:
+    """130 for Ctrl-C; the signal's own code (143 for SIGTERM) when training says which signal stopped it."""
+    engine = sys.modules.get("latentspace.train.engine")  # loaded if training ran
+    if engine is not None and isinstance(error, engine.TrainingInterrupted):
+        return error.exit_code
+    return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

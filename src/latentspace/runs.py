@@ -26,20 +26,52 @@ RESULTS = "metrics.json"
 DATA_HINT = " (it was made from data built in Python); pass the dataset it was trained on"
 
 
-def load_run(path) -> tuple:
+def load_run(path, *, quiet: bool = False) -> tuple:
     """``(model, config)`` of a run folder, or of a bare model folder (then ``config`` is ``{}``).
+
+    A run that did not finish (a checkpoint but no ``model/``: stopped, killed, or diverged) gives the
+    model of its latest checkpoint; ``config["note"]`` then says so and which step it is, and the note
+    is printed on stderr unless ``quiet``.
 
     Raises
     ------
     UserError
-        When ``path`` does not exist or holds no saved model.
+        When ``path`` does not exist, or holds neither a saved model nor a checkpoint.
     """
     from latentspace.models import load
+    from latentspace.train import run as runfolder
 
     path = Path(path)
     if not path.exists():
         raise UserError(f"no such model or run folder: {path}; check the path (see `latentspace train --out`)")
-    return load(path), read_config(path)
+    config = read_config(path)
+    name = config.get("model", "MODEL")
+    if (path / runfolder.CHECKPOINT).is_file() and not (path / "model").exists() and path.is_dir():
+        return _load_checkpoint(path, config, name, quiet)
+    if is_run(path) and not (path / "model").exists():
+        raise UserError(f"{path} holds no saved model (model/) and no checkpoint ({runfolder.CHECKPOINT}): its "
+                        f"training stopped before the first checkpoint; train it again with `latentspace train "
+                        f"{name} --out {path} --overwrite`")
+    return load(path), config
+
+
+def _load_checkpoint(path: Path, config: dict, name: str, quiet: bool) -> tuple:
+    """The model of an unfinished run's latest checkpoint, and its config with a ``note`` saying so."""
+    import sys
+
+    from latentspace.models.neural import from_checkpoint
+    from latentspace.storage import load_state
+    from latentspace.train import run as runfolder
+
+    state = load_state(path / runfolder.CHECKPOINT)
+    model = from_checkpoint(state, where=str(path / runfolder.CHECKPOINT))
+    step, steps = int(state["step"]), (config.get("train") or state.get("train") or {}).get("steps")
+    note = (f"{path} has no saved model (model/): using its checkpoint of step {step}"
+            + (f" of {steps}" if steps else "")
+            + f"; `latentspace train {name} --resume --out {path}` finishes the run")
+    if not quiet:
+        print(f"note: {note}", file=sys.stderr)
+    return model, {**config, "note": note, "checkpoint_step": step}
 
 
 def read_config(path) -> dict:
@@ -103,7 +135,8 @@ def check_shapes(model, data, fix: str) -> None:
     """Refuse data whose items are not the shape the model makes; ``fix`` ends the message
     (e.g. ``"evaluate on the data it was trained on"``)."""
     if tuple(data.shape) != tuple(model.info_.shape):
-        raise UserError(f"the model makes items of shape {tuple(model.info_.shape)} but {data.name} has "
+        name = data.source["name_or_path"] if data.source else data.name  # as the user gave it
+        raise UserError(f"the model makes items of shape {tuple(model.info_.shape)} but {name} has "
                         f"{tuple(data.shape)}; {fix}")
 
 

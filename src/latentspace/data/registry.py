@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -62,16 +63,26 @@ def load(name_or_path, **options):
     classes = options.pop("classes", None)
     data = _load(str(name_or_path), options)
     if classes is not None:
-        data = select_classes(data, classes)
+        data = select_classes(data, classes, label=str(name_or_path))
         options["classes"] = classes
-    # Remember where the data came from, so a run folder can reload it (resume, evaluate).
-    data.source = {"name_or_path": str(name_or_path),
-                   "options": {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}}
+    # Remember where the data came from, so a run folder can reload it (resume, evaluate) from any
+    # working folder: a registered name as it is, a file or folder (and a data_dir) as an absolute path.
+    key = str(name_or_path)
+    data.source = {"name_or_path": key if key in _LOADERS else str(_absolute(key)),
+                   "options": {k: str(_absolute(v)) if k == "data_dir" or isinstance(v, Path) else v
+                               for k, v in options.items()}}
     return data
 
 
-def select_classes(data, classes):
-    """The items of ``classes`` only (names or indices), in both splits, relabelled in the given order."""
+def _absolute(path) -> Path:
+    """``path`` made absolute against the working folder ("~" expanded, ".." folded; links kept)."""
+    return Path(os.path.abspath(os.path.expanduser(str(path))))
+
+
+def select_classes(data, classes, label: str | None = None):
+    """The items of ``classes`` only (names or indices), in both splits, relabelled in the given order;
+    ``label`` names the data in messages as the user gave it (default: its name)."""
+    label = label or data.name
     from dataclasses import replace
 
     import torch
@@ -79,7 +90,7 @@ def select_classes(data, classes):
     from latentspace.data.dataset import Dataset
 
     if data.y is None:
-        raise UserError(f"{data.name} has no labels to select classes from; drop the classes option")
+        raise UserError(f"{label} has no labels to select classes from; drop the classes option")
     names = [str(c) for c in (data.info.classes or range(data.info.num_classes))]
     wanted = [c.strip() for c in classes.split(",")] if isinstance(classes, str) else [str(c) for c in classes]
     index = []
@@ -89,7 +100,7 @@ def select_classes(data, classes):
         elif c.isdigit() and int(c) < len(names):
             index.append(int(c))
         else:
-            raise UserError(f"{data.name} has no class {c!r}; its classes are: {', '.join(names)}")
+            raise UserError(f"{label} has no class {c!r}; its classes are: {', '.join(names)}")
     if not index or len(set(index)) != len(index):
         raise UserError(f"classes must name each class once, got {classes!r}")
     info = replace(data.info, classes=[names[i] for i in index])
@@ -103,7 +114,7 @@ def select_classes(data, classes):
     out = keep(data)
     out.test = keep(data.test) if data.test is not None else None
     if len(out.x) == 0:
-        raise UserError(f"no training items of classes {classes!r} in {data.name}")
+        raise UserError(f"no training items of classes {classes!r} in {label}")
     return out
 
 

@@ -250,9 +250,9 @@ class CycleGAN(NeuralModel):
     bank_ = None
 
     # -- data ------------------------------------------------------------------------
-    def fit(self, data: Dataset, data_b: Dataset | None = None, *, steps=None, batch_size=None, seed: int = 0,
-            out=None, resume: bool = False, overwrite: bool = False, log_every: int = 100, sample_every: int = 0,
-            checkpoint_every: int = 1000, progress: bool = True, device=None, lr_schedule=None,
+    def fit(self, data: Dataset, data_b: Dataset | None = None, *, steps=None, batch_size=None, seed=None,
+            out=None, resume: bool = False, overwrite: bool = False, log_every=None, sample_every=None,
+            checkpoint_every=None, progress: bool = True, device=None, lr_schedule=None,
             callbacks=()) -> "CycleGAN":
         """Train on domain A (``data``) and domain B (``data_b``), two unpaired image sets.
 
@@ -277,6 +277,7 @@ class CycleGAN(NeuralModel):
                             f"{tuple(data.shape)}, B ({data_b.name}) has {tuple(data_b.shape)}; resize one of them")
         self._check_data(data_b)
         self.info_b_ = copy.deepcopy(data_b.info)
+        seed = self.train_settings(data, out=out, resume=resume, seed=seed)["seed"]  # on resume: the run's
         self.bank_ = {"a": self._bank(data, 0, seed), "b": self._bank(data_b, 1, seed)}
         view = copy.copy(data)  # domain A, its source naming B too: a run folder can reload both
         if data.source is not None and data_b.source is not None:

@@ -24,12 +24,16 @@ import copy
 import torch
 from torch import nn
 
-from latentspace.data.dataset import Dataset
+from latentspace.data.dataset import DataInfo, Dataset
 from latentspace.errors import UserError
-from latentspace.models.base import GenerativeModel
+from latentspace.models.base import USER_NETWORK, GenerativeModel, create
+from latentspace.train import run as runfolder
 from latentspace.train.callbacks import default_callbacks
 from latentspace.train.distributed import DistEnv
-from latentspace.train.engine import TrainConfig, train
+from latentspace.train.engine import TrainConfig, check_counts, train
+
+#: training settings a run folder keeps, with the engine's defaults where the model has none
+TRAIN_DEFAULTS = {"seed": 0, "log_every": 100, "sample_every": 0, "checkpoint_every": 1000}
 
 
 class NeuralModel(GenerativeModel):
@@ -101,11 +105,17 @@ class NeuralModel(GenerativeModel):
         return self
 
     # -- the API -------------------------------------------------------------------
-    def fit(self, data: Dataset, *, steps: int | None = None, batch_size: int | None = None, seed: int = 0,
-            out=None, resume: bool = False, overwrite: bool = False, log_every: int = 100,
-            sample_every: int = 0, checkpoint_every: int = 1000, progress: bool = True,
-            device: str | None = None, lr_schedule: str | None = None, callbacks=()) -> "NeuralModel":
+    def fit(self, data: Dataset, *, steps: int | None = None, batch_size: int | None = None,
+            seed: int | None = None, out=None, resume: bool = False, overwrite: bool = False,
+            log_every: int | None = None, sample_every: int | None = None, checkpoint_every: int | None = None,
+            progress: bool = True, device: str | None = None, lr_schedule: str | None = None,
+            callbacks=()) -> "NeuralModel":
         """Train on ``data`` with the shared engine (see :mod:`latentspace.train.engine`).
+
+        Every training setting left None takes, on ``resume``, the run's own value (from its
+        ``config.json``), and otherwise its default. A setting given again on resume is used where the
+        resume stays exact: more ``steps`` continue the run; another ``batch_size``, ``seed`` or
+        ``lr_schedule`` is refused.
 
         Parameters
         ----------
@@ -114,12 +124,15 @@ class NeuralModel(GenerativeModel):
             Optimisation steps (total, counting those before a resume); model default if None.
         batch_size : int, optional
             Global batch size (split across processes under torchrun); model default if None.
-        seed : int
-            Makes a CPU run deterministic.
+        seed : int, optional
+            Makes a CPU run deterministic (default 0).
         out : path, optional
             Run folder for config, metrics.csv, checkpoints, samples and the final model.
         resume, overwrite : bool
             Continue the run in ``out`` from its checkpoint, or replace it.
+        log_every, sample_every, checkpoint_every : int, optional
+            Steps between logged losses (default 100), sample pictures (0, the default: ten per run)
+            and checkpoints (default 1000).
         lr_schedule : {"constant", "linear", "cosine"}, optional
             Learning-rate multiplier over the run (to 0 at the end for linear and cosine);
             the model's default if None.
@@ -135,15 +148,30 @@ class NeuralModel(GenerativeModel):
     def _fit(self, data, data_b, *, steps, batch_size, seed, out, resume, overwrite, log_every, sample_every,
              checkpoint_every, progress, device, lr_schedule, callbacks):
         if not isinstance(data, Dataset):
-            raise UserError(f"fit expects a latentspace Dataset (see latentspace.data.load), got {type(data).__name__}")
-        cfg = TrainConfig(steps=steps or self._default_steps(data), batch_size=batch_size or self.default_batch_size,
-                          seed=seed, out=None if out is None else str(out), resume=resume, overwrite=overwrite,
-                          log_every=log_every, sample_every=sample_every, checkpoint_every=checkpoint_every,
-                          progress=progress, device=device,
-                          lr_schedule=lr_schedule or self._default_lr_schedule(data))
+            raise UserError(f"fit expects a latentspace Dataset, got {type(data).__name__}; wrap an array with "
+                            "ls.data.from_array(x, y=None), or load files with ls.data.load(path)")
+        settings = self.train_settings(data, out=out, resume=resume, steps=steps, batch_size=batch_size, seed=seed,
+                                       log_every=log_every, sample_every=sample_every,
+                                       checkpoint_every=checkpoint_every, lr_schedule=lr_schedule)
+        cfg = TrainConfig(**settings, out=None if out is None else str(out), resume=resume, overwrite=overwrite,
+                          progress=progress, device=device)
         self._check_data(data)
         self._resolve(data)
         return train(self, data, cfg, [*default_callbacks(cfg), *callbacks], data_b=data_b)
+
+    def train_settings(self, data: Dataset, *, out=None, resume: bool = False, **given) -> dict:
+        """The training settings ``fit`` will use: each one given (not None), else on ``resume`` the run's
+        own (its ``config.json``), else the default. Counts out of range are refused here.
+
+        A ``fit`` of its own that needs a setting before training (e.g. the seed) asks this first.
+        """
+        settings = {k: given.get(k) for k in runfolder.RESUMED}
+        check_counts(settings)
+        if resume and out is not None:  # what is not given again is the run's own
+            settings = runfolder.resume_settings(out, settings)
+        defaults = {**TRAIN_DEFAULTS, "steps": self._default_steps(data), "batch_size": self.default_batch_size,
+                    "lr_schedule": self._default_lr_schedule(data)}
+        return {k: defaults[k] if v is None else v for k, v in settings.items()}
 
     def _default_lr_schedule(self, data: Dataset) -> str:
         """The learning-rate schedule when ``fit`` is not given one (override to depend on the data)."""
@@ -174,6 +202,12 @@ class NeuralModel(GenerativeModel):
         return self.info_.to_data(x_model.float().cpu().contiguous())
 
     # -- persistence -------------------------------------------------------------------
+    def checkpoint_extras(self) -> dict:
+        """What a saved model holds beyond the networks and their EMA copies (a checkpoint keeps these
+        already), so that :func:`from_checkpoint` can rebuild the model from a checkpoint alone."""
+        tensors, extra = self._get_state()
+        return {"tensors": {k: v for k, v in tensors.items() if k not in ("nets", "ema")}, "extra": extra}
+
     def _get_state(self):
         tensors = {"nets": {k: v.state_dict() for k, v in self.nets_.items()},
                    "ema": {k: v.state_dict() for k, v in self.ema_.items()}}
@@ -186,3 +220,25 @@ class NeuralModel(GenerativeModel):
         for k, net in self.ema_.items():
             net.load_state_dict(tensors["ema"][k])
         self.set_train(False)
+
+
+def from_checkpoint(state: dict, where="the checkpoint") -> NeuralModel:
+    """The model a training checkpoint holds (its networks at the checkpoint's step), ready to sample.
+
+    What training does after its last step (``end_training``: calibration such as a GAN's rejection
+    bound or a VAE's active units) has not happened; everything that needs the networks alone works.
+    """
+    params = dict(state["params"])
+    own = [k for k, v in params.items() if isinstance(v, dict) and USER_NETWORK in v]
+    if own:
+        raise UserError(f"{where} was trained with networks of your own ({', '.join(own)}), which it does not "
+                        "hold: finish the run with fit(..., resume=True) and load its model")
+    saved = state.get("saved") or {"tensors": {}, "extra": {}}
+    model = create(state["model"], **params)
+    model.info_ = DataInfo.from_json(state["data_info"])
+    try:
+        model._set_state({"nets": state["nets"], "ema": state["ema"], **saved["tensors"]}, saved["extra"])
+    except (KeyError, RuntimeError) as e:
+        raise UserError(f"{where} does not hold all of the model ({str(e).splitlines()[0]}); it was written by an "
+                        "older latentspace: finish the run with --resume to get its model") from None
+    return model

@@ -4,14 +4,16 @@ The engine (:mod:`latentspace.train.engine`) runs the step loop and nothing else
 leaves behind is a :class:`Callback`:
 
 - :class:`RunFolder`: ``config.json``, ``metrics.csv``, sample snapshots, atomic checkpoints,
-  the final model (rank 0 writes; every rank reads the checkpoint to resume). Classical models,
-  fitted in one go, use the same folder through :meth:`RunFolder.fitted`.
+  the final model (rank 0 writes; every rank reads the checkpoint to resume). Before it writes
+  anything it checks the disk space, and it clears the old run only then when overwriting.
+  Classical models, fitted in one go, use the same folder through :meth:`RunFolder.fitted`.
 - :class:`ProgressBar`: a tqdm bar with the latest losses.
 - :class:`TensorBoard`: the logged losses as TensorBoard scalars (needs the ``tensorboard`` package).
 
 A callback sees the run through these hooks, all optional::
 
-    setup(env)                                # first, with the process's rank (refuse bad input here)
+    setup(env)                                # first, with the process's rank (refuse bad input here;
+                                              # write nothing yet: the model is not built)
     resume_state()                            # the checkpoint to resume from, if it keeps one
     on_start(model, data, cfg, start, world)  # before the first step (start > 0 on resume)
     on_step(model, step)                      # after each step (``step`` steps done)
@@ -28,7 +30,7 @@ from pathlib import Path
 
 from latentspace.errors import UserError
 from latentspace.plots import save_samples
-from latentspace.storage import load_state, save_state
+from latentspace.storage import load_state, real_folder, save_state
 from latentspace.train import run as runfolder
 
 
@@ -91,15 +93,23 @@ class RunFolder(Callback):
         return self.out / runfolder.CHECKPOINT
 
     def setup(self, env):
-        """Refuse, before any work, a folder that may not be used; clear it when overwriting (rank 0)."""
+        """Refuse, before any work, a folder that may not be used (rank 0); nothing is changed yet."""
         self.writes = env.is_main
         if self.writes:
             runfolder.prepare(self.out, resume=self.resume, overwrite=self.overwrite)
 
+    def _begin(self, needed: int) -> None:
+        """Before the first write: check the disk space, then clear the old run (overwrite) and the
+        temporary files an interrupted write left."""
+        runfolder.check_disk_space(self.out, needed, freed=runfolder.owned_bytes(self.out) if self.overwrite else 0)
+        if self.overwrite:
+            runfolder.clear(self.out)
+        runfolder.remove_stale_temporaries(self.out)
+
     def resume_state(self):
         if not self.resume:
             return None
-        state = load_state(self.checkpoint)
+        state = load_state(self.checkpoint, root=self.out)
         if "elapsed" not in state:  # a checkpoint from before the clock was kept in it: metrics.csv's
             state["elapsed"] = runfolder.MetricsLog(self.out / runfolder.METRICS, int(state["step"])).elapsed
         return state
@@ -108,6 +118,10 @@ class RunFolder(Callback):
         self.steps = cfg.steps
         self.every = self.sample_every or max(1, cfg.steps // 10)
         if self.writes:
+            weights = sum(t.numel() * t.element_size() for nets in (model.nets_, model.ema_)
+                          for t in nets.state_dict().values())
+            snapshots = (cfg.steps // self.every - start // self.every) + 1
+            self._begin(runfolder.bytes_needed(weights, snapshots, resume=self.resume))
             runfolder.write_config(self.out, model, data, asdict(cfg), world_size=world)
             self.log = runfolder.MetricsLog(self.out / runfolder.METRICS,
                                             keep_until_step=start if self.resume else None)
@@ -124,12 +138,13 @@ class RunFolder(Callback):
         """Samples of the model now (fixed noise: pictures of one run are comparable), training mode kept."""
         was_training = {k: n.training for k, n in model.nets_.items()}
         x = model.sample(64, seed=runfolder.SNAPSHOT_SEED)
-        save_samples(x, model.info_, self.out / "samples" / f"step-{step:06d}.png", title=f"step {step}")
+        save_samples(x, model.info_, real_folder(self.out / "samples") / f"step-{step:06d}.png", title=f"step {step}")
         for k, n in model.nets_.items():
             n.train(was_training[k])
 
     def on_checkpoint(self, state, step):
         if self.writes:
+            real_folder(self.checkpoint.parent)
             save_state(self.checkpoint, state)
 
     def on_end(self, model, data):
@@ -138,10 +153,12 @@ class RunFolder(Callback):
 
     def fitted(self, model, data, settings: dict) -> None:
         """Write the folder of a model fitted in one go: config, the model and a picture of samples."""
+        if self.overwrite:
+            runfolder.clear(self.out)
         runfolder.write_config(self.out, model, data, settings)
         model.save(self.out / "model")
         save_samples(model.sample(64, seed=runfolder.SNAPSHOT_SEED), model.info_,
-                     self.out / "samples" / "fitted.png", title=model.name)
+                     real_folder(self.out / "samples") / "fitted.png", title=model.name)
 
 
 class ProgressBar(Callback):
@@ -187,7 +204,7 @@ class TensorBoard(Callback):
         self.log_dir, self._writer_class, self.writer = Path(log_dir), SummaryWriter, None
 
     def on_start(self, model, data, cfg, start, world):
-        self.writer = self._writer_class(str(self.log_dir))
+        self.writer = self._writer_class(str(real_folder(self.log_dir)))
 
     def on_log(self, step, seconds, means):
         for key, value in means.items():

@@ -12,12 +12,18 @@ write files either; they provide ``build``, ``configure_optimizers`` and
 
 Exact resume: a checkpoint holds the networks, their EMA copies, the optimisers, every
 rank's RNG states and the step. Batches are a pure function of (seed, step), so a run
-stopped at step k and resumed ends with the same weights as one that never stopped.
+stopped at step k and resumed ends with the same weights as one that never stopped; a resume
+that would not be exact (another batch size, seed or schedule) is refused.
+
+Stopping: the first Ctrl-C (SIGINT) or SIGTERM lets the step in flight finish, saves a checkpoint
+and raises :class:`TrainingInterrupted` (exit code 130 or 143 on the command line); a second one
+stops at once. SIGKILL cannot be caught: such a run loses the steps since its last checkpoint.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import signal
 import time
 from dataclasses import asdict, dataclass
@@ -28,7 +34,8 @@ from torch.nn.parallel import DistributedDataParallel
 from latentspace import __version__
 from latentspace.errors import TrainingDiverged, UserError
 from latentspace.train.batches import IndexBatches
-from latentspace.train.distributed import DistEnv, any_rank, barrier, gather_tensor, init_distributed
+from latentspace.train.distributed import (DistEnv, DistributedFailure, any_rank, barrier, gather_tensor,
+                                           init_distributed, is_communication_error, lost_peer)
 
 
 LR_SCHEDULES = ("constant", "linear", "cosine")
@@ -95,11 +102,27 @@ class TrainConfig:
     def __post_init__(self):
         if self.lr_schedule not in LR_SCHEDULES:
             raise UserError(f"unknown lr_schedule {self.lr_schedule!r}; use one of {', '.join(LR_SCHEDULES)}")
-        for name in ("steps", "batch_size", "log_every", "checkpoint_every"):
-            if int(getattr(self, name)) < 1:
-                raise UserError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        if self.sample_every < 0:
-            raise UserError(f"sample_every must be >= 0, got {self.sample_every}")
+        check_counts({k: getattr(self, k) for k in COUNTS})
+
+
+#: training settings that count something, and the least value each may take
+COUNTS = {"steps": 1, "batch_size": 1, "log_every": 1, "checkpoint_every": 1, "sample_every": 0, "seed": None}
+
+
+def check_counts(settings: dict, flag=lambda name: name) -> None:
+    """Refuse a count that is not an integer or is below its least value (``COUNTS``); None is "not given".
+
+    ``flag(name)`` names the setting in the message (e.g. ``--batch-size`` on the command line).
+    """
+    for name, value in settings.items():
+        if value is None or name not in COUNTS:
+            continue
+        least = COUNTS[name]
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise UserError(f"{flag(name)} must be an integer, got {value!r}")
+        if least is not None and value < least:
+            what = "a positive integer" if least == 1 else f"at least {least}"
+            raise UserError(f"{flag(name)} must be {what}, got {value}; leave it out for the default")
 
 
 def pick_device(requested: str | None = None, env: DistEnv | None = None) -> torch.device:
@@ -117,28 +140,47 @@ def pick_device(requested: str | None = None, env: DistEnv | None = None) -> tor
     return torch.device("cpu")
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped by SIGINT (Ctrl-C) or SIGTERM after saving a checkpoint.
+
+    ``exit_code`` is the shell's convention for the signal: 130 for SIGINT, 143 for SIGTERM.
+    """
+
+    def __init__(self, message: str = "", signum: int = signal.SIGINT):
+        super().__init__(message)
+        self.signum = int(signum)
+        self.exit_code = 128 + self.signum
+
+
+#: the signals that stop a run cleanly: the step in flight finishes and a checkpoint is saved
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 class _InterruptFlag:
-    """Turn the first Ctrl-C into a flag checked between steps (so a checkpoint is consistent)."""
+    """Turn the first SIGINT or SIGTERM into a flag checked between steps (so a checkpoint is consistent)."""
 
     def __init__(self):
         self.raised = False
-        self._old = None
+        self.signum = signal.SIGINT
+        self._old = {}
 
     def __enter__(self):
-        try:
-            self._old = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not in the main thread: leave signals alone
-            self._old = None
+        for sig in STOP_SIGNALS:
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not in the main thread: leave signals alone
+                break
         return self
 
     def _handle(self, signum, frame):
-        if self.raised:  # a second Ctrl-C stops at once
-            raise KeyboardInterrupt
-        self.raised = True
+        if self.raised:  # a second signal stops at once
+            raise TrainingInterrupted(f"{signal.Signals(signum).name} twice: stopped at once, without a checkpoint "
+                                      "of the step in flight; --resume continues from the last one", signum)
+        self.raised, self.signum = True, signum
 
     def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def _rng_state(env: DistEnv, device: torch.device) -> dict:
@@ -170,6 +212,7 @@ def _checkpoint_state(model, optimizers, step: int, cfg: TrainConfig, env, devic
         "ema": {k: v.state_dict() for k, v in model.ema_.items()},
         "optim": {k: o.state_dict() for k, o in optimizers.items()},
         "rng": _rng_state(env, device),
+        "saved": model.checkpoint_extras(),  # what a saved model holds beyond the networks (load_run)
     }
 
 
@@ -192,6 +235,24 @@ def _restore(model, optimizers, state: dict, env, device) -> int:
         opt.load_state_dict(state["optim"][k])
     _set_rng_state(state["rng"], env, device)
     return int(state["step"])
+
+
+#: settings that must equal the run's for a resume to be exact, and how to give them
+EXACT_ON_RESUME = {"batch_size": "batch size", "seed": "seed", "lr_schedule": "learning-rate schedule"}
+
+
+def check_resume(cfg: TrainConfig, state: dict) -> None:
+    """Refuse settings that would make a resume inexact: another batch size, seed or schedule than
+    the checkpoint's, or fewer steps than it has done."""
+    before = state.get("train") or {}
+    for key, what in EXACT_ON_RESUME.items():
+        if key in before and before[key] != getattr(cfg, key):
+            raise UserError(f"the run was trained with {what} {before[key]!r}, not {getattr(cfg, key)!r}; "
+                            f"resume it with the same {what} (leave it out to use the run's) or start a new run")
+    done = int(state["step"])
+    if cfg.steps < done:
+        raise UserError(f"the run's checkpoint is at step {done}, past the {cfg.steps} steps asked for; give at "
+                        f"least {done} steps (leave them out to finish the run as planned)")
 
 
 def _ema_update(model, step: int) -> None:
@@ -252,6 +313,8 @@ def train(model, data, cfg: TrainConfig, callbacks=(), data_b=None):
     optimizers = model.configure_optimizers()
     windows = model.lr_windows(cfg.steps)
     torch.manual_seed(cfg.seed + 7919 * env.rank)
+    if state is not None:
+        check_resume(cfg, state)
     start = _restore(model, optimizers, state, env, device) if state is not None else 0
 
     if env.enabled:
@@ -310,14 +373,21 @@ def train(model, data, cfg: TrainConfig, callbacks=(), data_b=None):
                     last_good = step
                 if stop:
                     barrier(env)
-                    raise KeyboardInterrupt(f"interrupted at step {step}" + (
-                        "; checkpoint saved in the run folder, continue with --resume" if checkpoints else ""))
+                    name = "interrupted" if interrupt.signum == signal.SIGINT else "terminated"
+                    raise TrainingInterrupted(f"{name} at step {step}" + (
+                        "; checkpoint saved in the run folder, continue with --resume" if checkpoints else ""),
+                        interrupt.signum)
         model.set_train(False)
         model.train_nets_ = None
         model.end_training(data)
         for cb in callbacks:
             cb.on_end(model, data)
         barrier(env)
+    except RuntimeError as e:  # a collective failed: another process died or stopped answering
+        if not env.enabled or isinstance(e, (DistributedFailure, TrainingDiverged)) or not is_communication_error(e):
+            raise
+        model.train_nets_ = None  # the DDP wrappers hold the broken process group: let both go now
+        raise lost_peer(env, last_good if checkpoints else None) from e
     finally:
         for cb in callbacks:
             cb.close()
