@@ -362,3 +362,92 @@ def test_classes_option_keeps_and_relabels_classes_in_both_splits():
 
     with pytest.raises(UserError, match="no labels"):
         select_classes(ls.data.Dataset(full.x, None, info=full.info), "1")
+
+
+# -- what a file is, named as given ------------------------------------------------------------
+@pytest.mark.parametrize("content", [bytes(range(256)) * 2, b"1,2,3\n4,5,6\n", b"PK-ish but not"[:1] + b"junk"])
+def test_a_file_that_is_not_numpy_is_not_called_an_object_array(tmp_path, content):
+    (tmp_path / "x.npy").write_bytes(content)
+    with pytest.raises(UserError, match=r"x\.npy is not a NumPy \.npy or \.npz file") as e:
+        ls.data.load(tmp_path / "x.npy")
+    assert "object" not in str(e.value)
+
+
+def test_npy_header_is_checked_before_numpy_allocates(tmp_path):
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)})
+    (tmp_path / "big.npy").write_bytes(buf.getvalue() + b"\0" * 8)
+    with pytest.raises(UserError, match=r"big\.npy is truncated: its header promises"):
+        ls.data.load(tmp_path / "big.npy")
+    z = io.BytesIO()
+    import zipfile
+
+    with zipfile.ZipFile(z, "w") as f:
+        f.writestr("x.npy", buf.getvalue() + b"\0" * 8)
+    (tmp_path / "big.npz").write_bytes(z.getvalue())
+    with pytest.raises(UserError, match=r"big\.npz: array 'x' is truncated"):
+        ls.data.load(tmp_path / "big.npz")
+
+
+def test_messages_name_the_file_as_given_not_its_stem(tmp_path):
+    np.save(tmp_path / "one.npy", np.zeros((1, 2)))
+    with pytest.raises(UserError, match=r"one\.npy: x holds 1 item; give at least 2"):
+        ls.data.load(tmp_path / "one.npy")
+    np.savez(tmp_path / "few.npz", x=np.random.default_rng(0).random((3, 2)), y=np.arange(3))
+    with pytest.raises(UserError, match=r"few\.npz: .*held-out split empty"):
+        ls.data.load(tmp_path / "few.npz")
+    np.savez(tmp_path / "names.npz", x=np.zeros((4, 2)), y=np.array([0, 1, 2, 2]), class_names=np.array(["a"]))
+    with pytest.raises(UserError, match=r"names\.npz: label 2 has no name"):
+        ls.data.load(tmp_path / "names.npz")
+    _png(tmp_path / "imgs" / "only.png", (8, 8), (0, 0, 0))
+    with pytest.raises(UserError, match=r"imgs holds 1 image"):
+        ls.data.load(tmp_path / "imgs")
+    np.savez(tmp_path / "many.npz", x=np.random.default_rng(0).random((10, 2)))
+    assert ls.data.load(tmp_path / "many.npz").name == "many"   # the dataset's name is still the stem
+
+
+# -- from_array --------------------------------------------------------------------------------
+def test_from_array_reads_like_the_npy_loader(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 3))
+    d = ls.data.from_array(x, name="pts", seed=1)
+    np.save(tmp_path / "pts.npy", x)
+    f = ls.data.load(tmp_path / "pts.npy", seed=1)
+    assert (d.modality, d.shape, d.name, len(d), len(d.test)) == ("points", (3,), "pts", 40, 10)
+    assert torch.equal(d.x, f.x) and d.info.to_json() == f.info.to_json() and d.source is None
+
+    im = rng.integers(0, 256, (12, 6, 6), dtype=np.uint8)
+    g = ls.data.from_array(torch.as_tensor(im), y=["cat", "dog"] * 6, test_fraction=0.25)
+    assert (g.modality, g.shape, g.classes, len(g.test)) == ("image", (1, 6, 6), ["cat", "dog"], 4)
+    assert ls.data.from_array(im[:, None], modality="image").shape == (1, 6, 6)
+    model = ls.models.create("ppca").fit(ls.data.from_array(rng.random((40, 8, 8))))
+    assert model.sample(2, seed=0).shape == (2, 1, 8, 8)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: ls.data.from_array(np.full((5, 2), np.nan)), r"from_array\('array'\): x contains"),
+    (lambda: ls.data.from_array(np.zeros((5, 2)), y=[1, 2]), "2 labels for 5 items"),
+    (lambda: ls.data.from_array(np.zeros((5, 2)), y=3), "a single value for 5 items"),
+    (lambda: ls.data.from_array([[1, 2], [3]]), "is not an array|not numbers|object dtype"),
+    (lambda: ls.data.from_array(np.zeros((5, 2)), name=""), "non-empty string"),
+    (lambda: ls.data.from_array(np.zeros((5, 2)), test_fraction=0), "strictly between 0 and 1"),
+    (lambda: ls.data.from_array(np.full((4, 8, 8), 3.0)), r"must lie in \[0, 1\]"),
+])
+def test_from_array_refuses_bad_input(call, match):
+    with pytest.raises(UserError, match=match) as e:
+        call()
+    assert "\n" not in str(e.value)
+
+
+# -- a model folder's data description --------------------------------------------------------
+def test_datainfo_from_json_checks_every_field():
+    good = ls.data.load("ring8", n=20, n_test=5).info.to_json()
+    assert ls.data.DataInfo.from_json(good).to_json() == good
+    for change, match in [({"shape": "2"}, "item shape"), ({"modality": "sound"}, "unknown modality 'sound'"),
+                          ({"bogus": 1}, "unknown field 'bogus'"), ({"scale": [1.0, 0.0]}, "must not be 0"),
+                          ({"clip": [1, 0]}, "'clip' must be null"), ({"classes": [1, 2]}, "list of names"),
+                          ({"shift": "x"}, "'shift' must be a number")]:
+        with pytest.raises(UserError, match=match):
+            ls.data.DataInfo.from_json({**good, **change}, where="m.json")
+    with pytest.raises(UserError, match="no field 'shape'"):
+        ls.data.DataInfo.from_json({k: v for k, v in good.items() if k != "shape"})

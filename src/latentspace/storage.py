@@ -1,5 +1,12 @@
 """Safe, atomic storage: tensors in safetensors, everything else in JSON. Nothing is unpickled.
 
+Reading trusts no file (see docs/reliability.md): a safetensors header is checked against the
+file's size before the library opens it (known dtypes, offsets inside the file, no overlaps or
+gaps, sizes that match the shapes), and a file read from a folder (a run or model folder) must not
+be a symbolic link leading out of that folder. Writing never goes through a symbolic link: a file
+is written to a temporary file and renamed over the path, which replaces a link there, never its
+target; :func:`real_folder` does the same for a folder.
+
 Nested states (optimizer state dicts, RNG states, lists of parameter groups) are split into
 a flat ``{key: tensor}`` mapping for safetensors and a JSON skeleton in which each tensor is
 replaced by ``{"__tensor__": key}``. The skeleton travels in the safetensors header's
@@ -9,7 +16,9 @@ metadata, so one file holds a whole checkpoint and one ``os.replace`` makes it v
 from __future__ import annotations
 
 import json
+import math
 import os
+import struct
 import tempfile
 from pathlib import Path
 
@@ -110,27 +119,150 @@ def save_state(path, state) -> None:
     atomic_write_bytes(path, data)
 
 
-def load_state(path):
-    """Load a state written by :func:`save_state`."""
+#: bytes per element of the safetensors dtypes a torch state can hold
+_ITEMSIZE = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+             "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8, "C64": 8}
+#: the largest header read (safetensors' own limit)
+_MAX_HEADER = 100_000_000
+
+
+def _is_count(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def check_safetensors(path) -> dict:
+    """The header of safetensors file ``path``, checked against the file before anything else reads it.
+
+    Raises a :class:`UserError` naming the lie when the header length runs past the file, the
+    header is not a JSON object of tensor entries, a dtype is unknown, a shape does not match its
+    byte range, or the byte ranges overlap, leave gaps, or do not end where the file ends.
+    """
     path = Path(path)
+    bad = f"{path} is not a valid safetensors file"
+    fix = "the file is corrupt, truncated or not latentspace's: restore a good copy or write it again"
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise UserError(f"{bad} ({size} bytes, too short for a header); {fix}")
+        (n,) = struct.unpack("<Q", head)
+        if n > size - 8 or n > _MAX_HEADER:
+            raise UserError(f"{bad} (its header claims {n} bytes but the file has {size}); {fix}")
+        raw = f.read(n)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise UserError(f"{bad} (its header is not JSON); {fix}") from None
+    if not isinstance(header, dict):
+        raise UserError(f"{bad} (its header is not a JSON object); {fix}")
+    meta = header.pop("__metadata__", None) or {}
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise UserError(f"{bad} (its metadata is not a map of strings); {fix}")
+    data_size = size - 8 - n
+    ranges = []
+    for key, entry in header.items():
+        ok = isinstance(entry, dict) and entry.get("dtype") in _ITEMSIZE and isinstance(entry.get("shape"), list) \
+            and all(_is_count(d) for d in entry["shape"]) and isinstance(entry.get("data_offsets"), list) \
+            and len(entry["data_offsets"]) == 2 and all(_is_count(o) for o in entry["data_offsets"])
+        if not ok:
+            raise UserError(f"{bad} (tensor {key!r} lacks a known dtype, a shape or two byte offsets); {fix}")
+        begin, end = entry["data_offsets"]
+        if not begin <= end <= data_size:
+            raise UserError(f"{bad} (tensor {key!r} claims bytes {begin}..{end} of {data_size}); {fix}")
+        if end - begin != math.prod(entry["shape"]) * _ITEMSIZE[entry["dtype"]]:
+            raise UserError(f"{bad} (tensor {key!r} has shape {entry['shape']} but {end - begin} bytes); {fix}")
+        ranges.append((begin, end, key))
+    at = 0
+    for begin, end, key in sorted(ranges):
+        if begin != at:
+            what = "overlaps the tensor before it" if begin < at else "leaves a gap before it"
+            raise UserError(f"{bad} (tensor {key!r} {what}); {fix}")
+        at = end
+    if at != data_size:
+        raise UserError(f"{bad} (its tensors cover {at} of the {data_size} data bytes); {fix}")
+    return {"__metadata__": meta, **header}
+
+
+def check_inside(path, root) -> None:
+    """Refuse ``path`` when it (or a folder on the way to it) is a symbolic link leading out of ``root``.
+
+    Links that stay inside ``root`` are followed; ``root`` itself may be a link or lie under one.
+    """
+    path, root = Path(path), Path(root)
+    try:
+        target, base = path.resolve(), root.resolve()
+    except (OSError, RuntimeError) as e:   # a loop of links
+        raise UserError(f"cannot resolve {path} ({e}); replace the symbolic links in {root} with real files") from None
+    if target != base and base not in target.parents:
+        raise UserError(f"{path} is a symbolic link to {target}, outside {root}; latentspace does not follow links "
+                        f"out of a run or model folder: replace the link with the file itself")
+
+
+def _readable_file(path: Path, root) -> None:
+    if root is not None:
+        check_inside(path, root)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a file; check the path")
     if not path.is_file():
         raise UserError(f"no such file: {path}; check the path")
+
+
+def load_state(path, root=None):
+    """Load a state written by :func:`save_state`; nothing in the file is executed.
+
+    ``root``: the folder ``path`` was found in (default: its parent); a link leading out of it is refused.
+    """
+    path = Path(path)
+    _readable_file(path, path.parent if root is None else root)
     try:
+        meta = check_safetensors(path)["__metadata__"]
         with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as e:  # safetensors raises its own error types for corrupt headers
-        raise UserError(f"{path} is not a readable safetensors file ({e}); it may be truncated or corrupt") from e
+    except OSError as e:
+        raise UserError(f"cannot read {path} ({e.strerror or e}); check the file's permissions") from None
+    except UserError:
+        raise
+    except Exception as e:  # noqa: BLE001 -- safetensors raises its own error types for what slipped through
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise UserError(f"{path} is not a readable safetensors file ({first}); it is truncated or corrupt: "
+                        "restore a good copy or write it again") from None
     if _META_KEY not in meta:
-        raise UserError(f"{path} was not written by latentspace (no state in its header)")
-    return unflatten(json.loads(meta[_META_KEY]), tensors)
-
-
-def read_json(path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"no such file: {path}; check the path")
+        raise UserError(f"{path} was not written by latentspace (no state in its header); give a file that "
+                        "latentspace saved")
     try:
-        return json.loads(path.read_text())
+        return unflatten(json.loads(meta[_META_KEY]), tensors)
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, RecursionError):
+        raise UserError(f"{path} has a malformed state in its header (it names tensors the file lacks, or is not "
+                        "latentspace's layout); the file is corrupt: restore a good copy or write it again") from None
+
+
+def read_json(path, root=None) -> dict:
+    """A JSON object from ``path``; ``root`` as for :func:`load_state`."""
+    path = Path(path)
+    _readable_file(path, path.parent if root is None else root)
+    try:
+        obj = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as e:
+        raise UserError(f"cannot read {path} ({e.strerror or e}); check the file's permissions") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{path} is not valid JSON ({e}); the file may be corrupt") from e
+        first = str(e).splitlines()[0]
+        raise UserError(f"{path} is not valid JSON ({first}); the file may be corrupt: write it again") from None
+    if not isinstance(obj, dict):
+        raise UserError(f"{path} holds a JSON {type(obj).__name__}, not an object; the file is corrupt: write it "
+                        "again")
+    return obj
+
+
+def real_folder(path) -> Path:
+    """Make ``path`` a real folder to write into: a symbolic link there is removed (its target is not
+    touched) and a folder made in its place; a file there is refused."""
+    path = Path(path)
+    if path.is_symlink():
+        path.unlink()
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{path} exists and is a file; give a folder path (or remove the file)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create the folder {path} ({e.strerror or e}); choose another path") from None
+    return path

@@ -1,8 +1,9 @@
-"""Arrays from ``.npy`` / ``.npz`` files, and the helpers the other loaders share.
+"""Arrays from ``.npy`` / ``.npz`` files or from memory, and the helpers the other loaders share.
 
 ``load_array(path)`` reads ``x`` (and optionally ``y``, ``x_test``, ``y_test``,
-``class_names``) with ``np.load(..., allow_pickle=False)`` -- files are never unpickled --
-and infers the modality from the array's shape:
+``class_names``) with ``np.load(..., allow_pickle=False)`` -- files are never unpickled, and
+their headers are checked before NumPy allocates anything -- and infers the modality from the
+array's shape; ``from_array(x, y)`` reads an array in memory the same way:
 
 =====================  ==========  ==========================================
 ``x`` shape            modality    item shape
@@ -22,6 +23,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from latentspace.data.dataset import DataInfo, Dataset, make_dataset, seeded_split
 from latentspace.errors import UserError
@@ -92,33 +94,73 @@ def points_dataset(name: str, x, y=None, *, test_x=None, test_y=None, classes=No
 
 
 def standardised_dataset(name: str, modality: str, x, y=None, *, test_x=None, test_y=None, classes=None,
-                         extra=None, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
-    """A Dataset of items without a natural range, standardised on the train split (see ``Modality.affine``)."""
+                         extra=None, test_fraction: float = 0.2, seed: int = 0, label: str | None = None) -> Dataset:
+    """A Dataset of items without a natural range, standardised on the train split (see ``Modality.affine``).
+
+    ``label`` names the source in messages (default: ``name``)."""
     x = np.asarray(x, dtype=np.float64)
+    label = label or name
     if test_x is None:
         if len(x) < 2:
-            raise UserError(f"{name}: need at least 2 items to hold some out for testing")
-        tr, te = seeded_split(len(x), test_fraction, seed, y)
+            raise UserError(f"{label}: need at least 2 items to hold some out for testing")
+        tr, te = seeded_split(len(x), test_fraction, seed, y, label=label)
         test_x, x = x[te], x[tr]
         if y is not None:
             y = np.asarray(y)
             test_y, y = y[te], y[tr]
     info = modality_info(name, modality, x.shape[1:], x, classes=classes, extra=extra)
     to_model = lambda a: info.to_model(np.asarray(a, dtype=np.float32))  # noqa: E731
-    return make_dataset(to_model(x), y, info=info, test_x=to_model(test_x), test_y=test_y)
+    return make_dataset(to_model(x), y, info=info, test_x=to_model(test_x), test_y=test_y, label=label)
 
 
 # -- the .npy / .npz loader -------------------------------------------------------------
+_NPY_MAGIC, _ZIP_MAGIC = b"\x93NUMPY", b"PK"
+_RESAVE = "re-save it with np.save/np.savez"
+
+
+def _npy_header(fp, label: str, size: int) -> None:
+    """Check the header of the .npy stream ``fp`` (``size`` bytes): a numeric dtype and as many bytes
+    as its shape needs, before NumPy allocates anything (a header may promise terabytes)."""
+    try:
+        version = np.lib.format.read_magic(fp)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(fp)
+    except (ValueError, SyntaxError, EOFError, OSError):
+        raise UserError(f"{label} has a corrupt .npy header (not NumPy's dtype, order and shape); {_RESAVE}") from None
+    if dtype.hasobject:
+        raise UserError(f"{label} holds an object array, which cannot be read safely; save plain numeric arrays "
+                        "(np.asarray(x, dtype=float)) instead")
+    need = fp.tell() + int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if need > size:
+        raise UserError(f"{label} is truncated: its header promises {need} bytes for shape {shape} but it has {size}; "
+                        f"{_RESAVE}")
+
+
 def _read(path: Path) -> dict:
     try:
+        with open(path, "rb") as f:
+            head = f.read(len(_NPY_MAGIC))
+            if not head:
+                raise UserError(f"{path} is empty (0 bytes); {_RESAVE}")
+            if head.startswith(_NPY_MAGIC):
+                f.seek(0)
+                _npy_header(f, str(path), path.stat().st_size)
+            elif not head.startswith(_ZIP_MAGIC):
+                raise UserError(f"{path} is not a NumPy .npy or .npz file (it lacks their signature); save the "
+                                "array with np.save (one array) or np.savez (x, y, ...)")
+            else:
+                _npz_headers(path)
         obj = np.load(path, allow_pickle=False)
     except ValueError as e:
-        if "pickle" in str(e).lower():
-            raise UserError(f"{path} holds an object array, which cannot be read safely; save plain "
-                            "numeric arrays (np.asarray(x, dtype=float)) instead") from None
-        raise UserError(f"{path} is not a valid .npy/.npz file ({e}); re-save it with np.save/np.savez") from None
+        if isinstance(e, UserError):
+            raise
+        raise UserError(f"{path} is not a valid .npy/.npz file ({str(e).splitlines()[0]}); {_RESAVE}") from None
+    except MemoryError:
+        raise UserError(f"{path} holds an array too large for memory; load a part of it") from None
+    except PermissionError as e:
+        raise UserError(f"cannot read {path} ({e.strerror}); check the file's permissions") from None
     except (OSError, EOFError, zipfile.BadZipFile) as e:
-        raise UserError(f"cannot read {path} ({e}); re-save it with np.save/np.savez") from None
+        raise UserError(f"cannot read {path} ({getattr(e, 'strerror', None) or e}); {_RESAVE}") from None
     if isinstance(obj, np.ndarray):
         return {"x": obj}
     with obj:
@@ -133,16 +175,25 @@ def _read(path: Path) -> dict:
             try:
                 arrays[key] = obj[k]
             except ValueError as e:
-                if "pickle" in str(e).lower():
-                    raise UserError(f"{path}: array {k!r} has object dtype, which cannot be read safely; "
-                                    "save plain numeric arrays instead") from None
-                raise UserError(f"{path}: cannot read array {k!r} ({e}); re-save the file") from None
-            except (OSError, EOFError, zipfile.BadZipFile) as e:
+                raise UserError(f"{path}: cannot read array {k!r} ({str(e).splitlines()[0]}); re-save the file") \
+                    from None
+            except (OSError, EOFError, zipfile.BadZipFile, MemoryError) as e:
                 raise UserError(f"{path}: array {k!r} is corrupt ({e}); re-save the file") from None
     if "x" not in arrays:
         raise UserError(f"{path} has no array 'x' (keys present: {', '.join(keys) or 'none'}); "
                         "save the items under x, e.g. np.savez(path, x=items, y=labels)")
     return arrays
+
+
+def _npz_headers(path: Path) -> None:
+    """Check each member of a .npz as :func:`_npy_header` does, against its uncompressed size."""
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            if not info.filename.endswith(".npy"):
+                raise UserError(f"{path} holds {info.filename!r}, which is not a NumPy array; save the arrays with "
+                                "np.savez(path, x=items, y=labels)")
+            with z.open(info) as fp:
+                _npy_header(fp, f"{path}: array {info.filename[:-4]!r}", info.file_size)
 
 
 def _check_values(label: str, a: np.ndarray) -> np.ndarray:
@@ -235,8 +286,12 @@ def _labels(path: Path, y, y_test, class_names):
             raise UserError(f"{path}: {key} has fractional values; labels must be integers 0..k-1")
         if len(v) and v.min() < 0:
             raise UserError(f"{path}: {key} has negative labels; labels must be integers 0..k-1")
+    top = max((int(v.max()) for v in ys if len(v)), default=-1)
+    if class_names is not None and top >= len(class_names):
+        raise UserError(f"{path}: label {top} has no name ({len(class_names)} class_names); give one name per "
+                        "class or fix the labels")
     if class_names is None and ys:
-        class_names = [str(i) for i in range(int(max(v.max() for v in ys if len(v))) + 1)]
+        class_names = [str(i) for i in range(top + 1)]
     return (None if y is None else y.astype(np.int64)), (None if y_test is None else y_test.astype(np.int64)), \
         class_names
 
@@ -258,40 +313,93 @@ def load_array(path, modality=None, test_fraction=0.2, seed=0) -> Dataset:
     Data space: points as given (standardised per feature in model space); images as
     intensities in [0, 1] (``uint8`` is divided by 255, ``bool`` becomes 0/1, floats must
     already lie in [0, 1]); volumes as occupancies in [0, 1] with ``info.extra["threshold"]``.
+    Files are never unpickled, and every message names the file as given.
     """
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a .npy/.npz file; check the path")
     if not path.is_file():
         raise UserError(f"no such file: {path}; check the path")
     test_fraction = check_fraction(test_fraction)
     seed = check_int("seed", seed)
-    arrays = _read(path)
+    return _from_arrays(str(path), path.stem, _read(path), modality, test_fraction, seed)
+
+
+def from_array(x, y=None, modality=None, name="array", test_fraction=0.2, seed=0) -> Dataset:
+    """A :class:`Dataset` from an array in memory, read as :func:`load_array` reads a ``.npy``.
+
+    Parameters
+    ----------
+    x : array-like or torch.Tensor
+        Items ``(n, *item_shape)`` in data space; the modality is inferred from the shape (see the
+        module docstring): ``(n, d)`` points, ``(n, H, W)`` or ``(n, C, H, W)`` images in [0, 1]
+        (or uint8), ``(n, D, D, D)`` volumes.
+    y : array-like, optional
+        One label per item: integers 0..k-1 or strings (class names, sorted).
+    modality : str, optional
+        A registered modality, instead of inferring it (e.g. ``"points"`` to standardise images).
+    name : str
+        The dataset's name (in messages, pictures and reports).
+    test_fraction, seed : float, int
+        The seeded (stratified when labelled) held-out split.
+
+    Examples
+    --------
+    >>> import numpy as np, latentspace as ls
+    >>> data = ls.data.from_array(np.random.default_rng(0).normal(size=(100, 3)))
+    >>> data.modality, data.shape, len(data), len(data.test)
+    ('points', (3,), 80, 20)
+    """
+    if not isinstance(name, str) or not name:
+        raise UserError(f"name must be a non-empty string, got {name!r}")
+    test_fraction, seed = check_fraction(test_fraction), check_int("seed", seed)
+    arrays = {"x": _as_numpy("x", x)}
+    if y is not None:
+        arrays["y"] = _as_numpy("y", y)
+    return _from_arrays(f"from_array({name!r})", name, arrays, modality, test_fraction, seed)
+
+
+def _as_numpy(key: str, a) -> np.ndarray:
+    if isinstance(a, torch.Tensor):
+        return a.detach().cpu().numpy()
+    try:
+        return np.asarray(a)
+    except (ValueError, TypeError) as e:
+        raise UserError(f"from_array: {key} is not an array ({str(e).splitlines()[0]}); give a NumPy array or a "
+                        "tensor of shape (n, *item_shape)") from None
+
+
+def _from_arrays(label: str, name: str, arrays: dict, modality, test_fraction: float, seed: int) -> Dataset:
+    """The Dataset of ``arrays`` (``x`` and optionally ``y``, ``x_test``, ``y_test``, ``class_names``);
+    ``label`` (the file as given) starts every message."""
     x, y, x_test, y_test = (arrays.get(k) for k in ("x", "y", "x_test", "y_test"))
     if (y_test is not None) and x_test is None:
-        raise UserError(f"{path}: y_test is given without x_test; add x_test or drop y_test")
+        raise UserError(f"{label}: y_test is given without x_test; add x_test or drop y_test")
     if x_test is not None and (y is None) != (y_test is None):
-        raise UserError(f"{path}: give labels for both splits (y and y_test) or for neither")
-    _check_values(f"{path}: x", x)
+        raise UserError(f"{label}: give labels for both splits (y and y_test) or for neither")
+    _check_values(f"{label}: x", x)
     if x.ndim < 2 or len(x) == 0:
-        raise UserError(f"{path}: x has shape {x.shape}; give a non-empty array of shape (n, *item_shape), "
+        raise UserError(f"{label}: x has shape {x.shape}; give a non-empty array of shape (n, *item_shape), "
                         "e.g. x[:, None] for one feature")
-    spec, layout = _infer(f"{path}: x", x.shape, modality)
+    spec, layout = _infer(f"{label}: x", x.shape, modality)
     if x_test is not None:
-        _check_values(f"{path}: x_test", x_test)
+        _check_values(f"{label}: x_test", x_test)
         if x_test.shape[1:] != x.shape[1:] or len(x_test) == 0:
-            raise UserError(f"{path}: x_test has shape {x_test.shape} but x has items of shape {x.shape[1:]}; "
+            raise UserError(f"{label}: x_test has shape {x_test.shape} but x has items of shape {x.shape[1:]}; "
                             "give the same item shape")
+    elif len(x) < 2:
+        raise UserError(f"{label}: x holds {len(x)} item; give at least 2 (some are held out for testing)")
     for v, xs, key in ((y, x, "y"), (y_test, x_test, "y_test")):
-        if v is not None and len(v) != len(xs):
-            raise UserError(f"{path}: {key} has {len(v)} labels for {len(xs)} items; give one label per item")
-    y, y_test, classes = _labels(path, y, y_test, arrays.get("class_names"))
-    name = path.stem
-
+        if v is not None and (v.ndim == 0 or len(v) != len(xs)):
+            got = "a single value" if v.ndim == 0 else f"{len(v)} labels"
+            raise UserError(f"{label}: {key} has {got} for {len(xs)} items; give one label per item")
+    y, y_test, classes = _labels(label, y, y_test, arrays.get("class_names"))
+    split = dict(test_fraction=test_fraction, seed=seed, label=label)
     if spec.natural_range is None:  # points (and other unbounded items): standardised on the train split
         return standardised_dataset(name, spec.name, _layout(x, layout), y, test_x=None if x_test is None else
-                                    _layout(x_test, layout), test_y=y_test, classes=classes,
-                                    test_fraction=test_fraction, seed=seed)
+                                    _layout(x_test, layout), test_y=y_test, classes=classes, **split)
     x = _layout(x, layout)
     info = modality_info(name, spec.name, x.shape[1:], classes=classes, extra=spec.default_extra)
-    xm = _unit_model(f"{path}: x", x, spec)
-    xt = None if x_test is None else _unit_model(f"{path}: x_test", _layout(x_test, layout), spec)
-    return make_dataset(xm, y, info=info, test_x=xt, test_y=y_test, test_fraction=test_fraction, seed=seed)
+    xm = _unit_model(f"{label}: x", x, spec)
+    xt = None if x_test is None else _unit_model(f"{label}: x_test", _layout(x_test, layout), spec)
+    return make_dataset(xm, y, info=info, test_x=xt, test_y=y_test, **split)

@@ -97,8 +97,71 @@ class DataInfo:
         }
 
     @classmethod
-    def from_json(cls, d: dict) -> "DataInfo":
-        return cls(**d)
+    def from_json(cls, d: dict, where: str = "the data description") -> "DataInfo":
+        """The inverse of :meth:`to_json`, checking every field (``where`` names the file in messages)."""
+        fix = "the file is corrupt or not written by latentspace: save the model again"
+        if not isinstance(d, dict):
+            raise UserError(f"{where}: 'data' must be a JSON object; {fix}")
+        unknown = sorted(set(d) - _INFO_FIELDS)
+        missing = sorted({"name", "modality", "shape"} - set(d))
+        if unknown or missing:
+            what = f"an unknown field {unknown[0]!r}" if unknown else f"no field {missing[0]!r}"
+            raise UserError(f"{where}: the data description has {what}; {fix}")
+        if not isinstance(d["name"], str) or not isinstance(d["modality"], str):
+            raise UserError(f"{where}: the data's name and modality must be strings; {fix}")
+        if d["modality"] not in modalities.names():
+            raise UserError(f"{where}: unknown modality {d['modality']!r}; known: {', '.join(modalities.names())} "
+                            "(register the plug-in's modality before loading)")
+        shape = d["shape"]
+        if not isinstance(shape, list) or not shape or not all(_count(s) and s > 0 for s in shape):
+            raise UserError(f"{where}: the item shape must be a list of positive integers, got {shape!r}; {fix}")
+        size = int(np.prod(shape))
+        for key in ("shift", "scale"):
+            v = d.get(key, 0.0 if key == "shift" else 1.0)
+            flat = _numbers(v)
+            if flat is None or len(flat) not in (1, size):
+                raise UserError(f"{where}: {key!r} must be a number or {size} numbers; {fix}")
+            if key == "scale" and any(a == 0 for a in flat):
+                raise UserError(f"{where}: 'scale' must not be 0; {fix}")
+        clip = d.get("clip")
+        if clip is not None and not (isinstance(clip, list) and len(clip) == 2 and all(_number(a) for a in clip)
+                                     and clip[0] < clip[1]):
+            raise UserError(f"{where}: 'clip' must be null or [low, high]; {fix}")
+        classes = d.get("classes")
+        if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+            raise UserError(f"{where}: 'classes' must be null or a list of names; {fix}")
+        if not isinstance(d.get("extra", {}), dict):
+            raise UserError(f"{where}: 'extra' must be a JSON object; {fix}")
+        try:
+            return cls(**d)
+        except UserError as e:
+            raise UserError(f"{where}: {e}") from None
+
+
+_INFO_FIELDS = {"name", "modality", "shape", "shift", "scale", "clip", "classes", "extra"}
+
+
+def _count(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and bool(np.isfinite(v))
+
+
+def _numbers(v) -> list | None:
+    """The finite numbers of ``v`` (a number, or lists of them nested to any depth), or None."""
+    if _number(v):
+        return [v]
+    if not isinstance(v, list):
+        return None
+    out = []
+    for item in v:
+        inner = _numbers(item)
+        if inner is None:
+            return None
+        out += inner
+    return out
 
 
 class Dataset:
@@ -126,34 +189,37 @@ class Dataset:
     ('points', (2,), True)
     """
 
-    def __init__(self, x, y=None, *, info: DataInfo, test: "Dataset | None" = None, split: str = "train"):
+    def __init__(self, x, y=None, *, info: DataInfo, test: "Dataset | None" = None, split: str = "train",
+                 label: str | None = None):
+        who = label or info.name  # the source as the user named it (a file, a folder), in messages
         x = torch.as_tensor(x)
         if not torch.is_floating_point(x):
             x = x.float()
         x = x.float().contiguous()
         if x.ndim < 2 or tuple(x.shape[1:]) != tuple(info.shape):
             raise UserError(
-                f"{info.name}: items have shape {tuple(x.shape[1:])} but the dataset says {tuple(info.shape)}; "
+                f"{who}: items have shape {tuple(x.shape[1:])} but the dataset says {tuple(info.shape)}; "
                 "give an array of shape (n, *item_shape)"
             )
         if len(x) == 0:
-            raise UserError(f"{info.name}: the dataset is empty; give at least one item")
+            raise UserError(f"{who}: the {split} split is empty; give at least one item")
         if not torch.isfinite(x).all():
             bad = int((~torch.isfinite(x)).flatten(1).any(1).sum())
-            raise UserError(f"{info.name}: {bad} item(s) contain NaN or inf; remove or impute them first")
+            raise UserError(f"{who}: {bad} item(s) contain NaN or inf; remove or impute them first")
         if y is not None:
             y = torch.as_tensor(y)
             if y.shape != (len(x),):
-                raise UserError(f"{info.name}: labels have shape {tuple(y.shape)}, expected ({len(x)},)")
+                raise UserError(f"{who}: labels have shape {tuple(y.shape)}, expected ({len(x)},); give one label "
+                                "per item")
             if torch.is_floating_point(y):
                 if not torch.equal(y, y.round()):
-                    raise UserError(f"{info.name}: labels must be integers, got fractional values")
+                    raise UserError(f"{who}: labels must be integers, got fractional values")
             y = y.long()
             if info.classes is None:
                 info.classes = [str(c) for c in range(int(y.max()) + 1)]
             if int(y.min()) < 0 or int(y.max()) >= len(info.classes):
                 raise UserError(
-                    f"{info.name}: labels must lie in 0..{len(info.classes) - 1} to index the class names"
+                    f"{who}: labels must lie in 0..{len(info.classes) - 1} to index the class names"
                 )
         self.x = x
         self.y = y
@@ -217,39 +283,51 @@ class Dataset:
         return h.hexdigest()
 
 
-def seeded_split(n: int, test_fraction: float, seed: int, y=None):
-    """Train and test indices for ``n`` items; stratified by ``y`` when labels are given."""
+def seeded_split(n: int, test_fraction: float, seed: int, y=None, label: str = "the data"):
+    """Train and test indices for ``n`` items; stratified by ``y`` when labels are given.
+
+    Refuses a split that leaves either side empty (``label`` names the source in the message).
+    """
     if not 0.0 < test_fraction < 1.0:
         raise UserError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
     rng = np.random.default_rng(seed)
     if y is None:
         perm = rng.permutation(n)
         n_test = max(1, int(round(n * test_fraction)))
-        return np.sort(perm[n_test:]), np.sort(perm[:n_test])
-    y = np.asarray(y)
-    train, test = [], []
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        n_test = int(round(len(idx) * test_fraction)) if len(idx) > 1 else 0
-        test.append(idx[:n_test])
-        train.append(idx[n_test:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+        train, test = np.sort(perm[n_test:]), np.sort(perm[:n_test])
+    else:
+        y = np.asarray(y)
+        train, test = [], []
+        for c in np.unique(y):
+            idx = rng.permutation(np.flatnonzero(y == c))
+            n_test = int(round(len(idx) * test_fraction)) if len(idx) > 1 else 0
+            test.append(idx[:n_test])
+            train.append(idx[n_test:])
+        train, test = np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+    if len(train) == 0 or len(test) == 0:
+        side = "training" if len(train) == 0 else "held-out"
+        why = " (the split is stratified: a class with one item is never held out)" if y is not None else ""
+        raise UserError(f"{label}: holding out {test_fraction:g} of {n} items leaves the {side} split empty{why}; "
+                        "give more items, another test_fraction, or a test split of your own")
+    return train, test
 
 
 def make_dataset(x, y=None, *, info: DataInfo, test_x=None, test_y=None,
-                 test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+                 test_fraction: float = 0.2, seed: int = 0, label: str | None = None) -> Dataset:
     """Build a train :class:`Dataset` with its ``test`` split from arrays in model space.
 
     When ``test_x`` is given it is the held-out split; otherwise a seeded (stratified when
-    labelled) split of ``x`` with ``test_fraction`` of the items is held out.
+    labelled) split of ``x`` with ``test_fraction`` of the items is held out. ``label`` names
+    the source in messages (default: ``info.name``), e.g. the file as the user gave it.
     """
+    label = label or info.name
     x = torch.as_tensor(x)
     if test_x is None:
         if len(x) < 2:
-            raise UserError(f"{info.name}: need at least 2 items to hold some out for testing")
-        tr, te = seeded_split(len(x), test_fraction, seed, None if y is None else np.asarray(y))
+            raise UserError(f"{label}: need at least 2 items to hold some out for testing")
+        tr, te = seeded_split(len(x), test_fraction, seed, None if y is None else np.asarray(y), label=label)
         tr, te = torch.as_tensor(tr), torch.as_tensor(te)
         test_x, test_y = x[te], (None if y is None else torch.as_tensor(y)[te])
         x, y = x[tr], (None if y is None else torch.as_tensor(y)[tr])
-    test = Dataset(test_x, test_y, info=info, split="test")
-    return Dataset(x, y, info=info, test=test, split="train")
+    test = Dataset(test_x, test_y, info=info, split="test", label=label)
+    return Dataset(x, y, info=info, test=test, split="train", label=label)

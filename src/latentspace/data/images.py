@@ -420,5 +420,7 @@ def load_folder(path, size=64, color="auto", crop=False, test_fraction=0.2, seed
     if given_split:
         n = len(ftr)
         return make_dataset(xm[:n], None if y is None else y[:n], info=info,
-                            test_x=xm[n:], test_y=None if y is None else y[n:])
-    return make_dataset(xm, y, info=info, test_fraction=test_fraction, seed=seed)
+                            test_x=xm[n:], test_y=None if y is None else y[n:], label=str(folder))
+    if len(xm) < 2:
+        raise UserError(f"{folder} holds {len(xm)} image; give at least 2 (some are held out for testing)")
+    return make_dataset(xm, y, info=info, test_fraction=test_fraction, seed=seed, label=str(folder))

@@ -25,7 +25,7 @@ from latentspace import __version__
 from latentspace.data.dataset import DataInfo, Dataset
 from latentspace.data.labels import class_labels
 from latentspace.errors import UserError
-from latentspace.storage import atomic_write_json, load_state, read_json, save_state
+from latentspace.storage import atomic_write_json, check_inside, load_state, read_json, real_folder, save_state
 
 _REGISTRY: dict[str, type] = {}
 
@@ -202,6 +202,12 @@ class GenerativeModel:
         (``inversion == "exact"``); ``xm`` in model space with hidden features 0."""
         raise NotImplementedError(f"{self.name!r} has no closed-form inversion")
 
+    @property
+    def likelihood_of(self) -> str | None:
+        """What ``score_samples`` is a likelihood of (a key of ``latentspace.metrics.likelihood.LIKELIHOOD_OF``):
+        by default a density of data-space values when the model has a likelihood, else None."""
+        return "density" if self.likelihood_kind is not None else None
+
     def likelihood_items(self, x):
         """The items a held-out likelihood is measured on, and a note saying how they were made
         (None when they are ``x`` itself)."""
@@ -224,15 +230,34 @@ class GenerativeModel:
             raise UserError(f"latent codes must have shape (n, {width}), got {tuple(z.shape)}")
         return z
 
+    #: how far (a fraction of the natural range's width) items may lie outside the data's natural range
+    #: (``info_.clip``) before :meth:`_as_model_space` refuses them
+    range_tolerance: float = 1e-3
+
     def _as_model_space(self, x) -> torch.Tensor:
-        """Validate data-space items and map them to model space."""
+        """Validate data-space items and map them to model space.
+
+        Refuses items of another shape, NaN/inf, and values outside the data's natural range
+        (``info_.clip``, e.g. [0, 1] intensities) by more than ``range_tolerance`` of its width:
+        the model never saw such values and its likelihood of them means nothing.
+        """
         self._check_fitted()
-        x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x, dtype=torch.float32)
+        x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x.detach(), dtype=torch.float32)
         shape = tuple(self.info_.shape)
-        if x.shape[1:] != shape:
-            raise UserError(f"items have shape {tuple(x.shape[1:])}, but the model was fitted on {shape}")
+        if x.ndim == 0 or x.shape[1:] != shape:
+            raise UserError(f"items have shape {tuple(x.shape[1:])}, but the model was fitted on {shape}; "
+                            f"give an array of shape (n, {', '.join(map(str, shape))})")
         if not torch.isfinite(x).all():
             raise UserError("items contain NaN or inf; remove or impute them first")
+        clip = self.info_.clip
+        if clip is not None and x.numel():
+            lo, hi = float(x.min()), float(x.max())
+            slack = self.range_tolerance * (clip[1] - clip[0])
+            if lo < clip[0] - slack or hi > clip[1] + slack:
+                hint = ("divide 8-bit values by 255" if clip == (0.0, 1.0) and lo >= 0 and hi <= 255
+                        else f"rescale them to [{clip[0]:g}, {clip[1]:g}]")
+                raise UserError(f"items have values in [{lo:g}, {hi:g}] but the model's data lie in "
+                                f"[{clip[0]:g}, {clip[1]:g}] (data space); {hint}")
         return self.info_.to_model(x)
 
     def _log_det_to_data(self) -> float:
@@ -252,10 +277,21 @@ class GenerativeModel:
         raise NotImplementedError
 
     def save(self, path) -> Path:
-        """Save the fitted model to folder ``path`` (``weights.safetensors`` + ``model.json``)."""
+        """Save the fitted model to folder ``path`` (``weights.safetensors`` + ``model.json``).
+
+        The folder is created when missing; a symbolic link at ``path`` (or at either file) is
+        replaced, never written through; an existing file at ``path`` is refused.
+        """
         self._check_fitted()
         path = Path(path)
+        if path.exists() and not path.is_dir() and not path.is_symlink():
+            raise UserError(f"cannot save the model to {path}: it is a file; give a folder path (model.save "
+                            "writes weights.safetensors and model.json into it)")
+        for parent in path.parents:
+            if parent.exists() and not parent.is_dir():
+                raise UserError(f"cannot save the model to {path}: {parent} is a file; give a folder path")
         tensors, extra = self._get_state()
+        real_folder(path)
         save_state(path / WEIGHTS_FILE, tensors)
         atomic_write_json(path / META_FILE, {
             "model": self.name,
@@ -295,13 +331,34 @@ class Preset:
 
 
 def _model_folder(path: Path) -> Path:
+    """The model folder of ``path`` (a model folder, or a run folder holding ``model/``): a ``model/``
+    that is a symbolic link leading out of the run folder is refused."""
     if (path / META_FILE).is_file():
         return path
-    if (path / "model" / META_FILE).is_file():
+    if (path / "model" / META_FILE).exists():
+        check_inside(path / "model", path)
         return path / "model"
     if not path.exists():
         raise UserError(f"no such model or run folder: {path}; check the path")
+    if not path.is_dir():
+        raise UserError(f"{path} is a file, not a model or run folder; give the folder that train or save wrote")
     raise UserError(f"{path} holds no saved model ({META_FILE}); give a run folder or a model folder")
+
+
+def _checked_meta(meta: dict, where: Path) -> dict:
+    """``model.json`` as written by :meth:`GenerativeModel.save`, or a UserError naming what is wrong."""
+    for key, kind in (("model", str), ("params", dict), ("data", dict)):
+        if key not in meta:
+            raise UserError(f"{where} lacks {key!r}; it was not written by latentspace's save: save the model again")
+        if not isinstance(meta[key], kind):
+            raise UserError(f"{where}: {key!r} must be a JSON {'string' if kind is str else 'object'}, got "
+                            f"{type(meta[key]).__name__}; the file is corrupt: save the model again")
+    if not isinstance(meta.get("extra", {}), dict):
+        raise UserError(f"{where}: 'extra' must be a JSON object; the file is corrupt: save the model again")
+    if meta["model"] not in _REGISTRY:
+        raise UserError(f"{where} names an unknown model {meta['model']!r}; known models: "
+                        f"{', '.join(sorted(_REGISTRY))} (was it saved by a plug-in that is not imported?)")
+    return meta
 
 
 def load(path, **networks) -> GenerativeModel:
@@ -310,12 +367,15 @@ def load(path, **networks) -> GenerativeModel:
     A model trained with networks of your own (``create("vae", encoder=net, ...)``) is saved with
     their weights but not their code: pass the same networks again, e.g. ``load(path, encoder=Net(),
     decoder=Net())``; their weights are then loaded from the file.
+
+    Nothing in the folder is executed: ``model.json`` is JSON naming a registered model, the weights
+    are safetensors checked before reading, and a file that is a symbolic link leading out of the
+    folder named is refused (see docs/reliability.md).
     """
-    folder = _model_folder(Path(path))
-    meta = read_json(folder / META_FILE)
-    for key in ("model", "params", "data"):
-        if key not in meta:
-            raise UserError(f"{folder / META_FILE} lacks {key!r}; it was not written by latentspace.save")
+    root = Path(path)
+    folder = _model_folder(root)
+    where = folder / META_FILE
+    meta = _checked_meta(read_json(where, root=root), where)
     params = dict(meta["params"])
     own = {k: v[USER_NETWORK] for k, v in params.items() if isinstance(v, dict) and USER_NETWORK in v}
     missing = [k for k in own if k not in networks]
@@ -326,9 +386,20 @@ def load(path, **networks) -> GenerativeModel:
     unknown = sorted(set(networks) - set(own))
     if unknown:
         raise UserError(f"{folder} was not trained with a network {unknown[0]!r} of your own; drop that argument")
-    model = create(meta["model"], **{**params, **networks})
-    model.info_ = DataInfo.from_json(meta["data"])
-    model._set_state(load_state(folder / WEIGHTS_FILE), meta.get("extra", {}))
+    try:
+        model = create(meta["model"], **{**params, **networks})
+    except UserError as e:
+        raise UserError(f"{where}: {e}") from None
+    model.info_ = DataInfo.from_json(meta["data"], where=str(where))
+    state = load_state(folder / WEIGHTS_FILE, root=root)
+    try:
+        model._set_state(state, meta.get("extra", {}))
+    except UserError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as e:
+        raise UserError(f"{folder / WEIGHTS_FILE} does not fit the {meta['model']!r} model that {META_FILE} "
+                        f"describes ({type(e).__name__}); the folder is corrupt or mixes two models: save the model "
+                        "again") from e
     return model
 
 

@@ -231,8 +231,8 @@ class _Classical(GenerativeModel):
             and ignored: these models are fitted in closed form or by EM.
         """
         if not isinstance(data, Dataset):
-            raise UserError("fit expects a latentspace Dataset (see latentspace.data.load), "
-                            f"got {type(data).__name__}")
+            raise UserError(f"fit expects a latentspace Dataset, got {type(data).__name__}; wrap an array with "
+                            "ls.data.from_array(x, y=None), or load files with ls.data.load(path)")
         if len(data) < 2:
             raise UserError(f"{self.name} needs at least 2 items to fit, got {len(data)}")
         seed = 0 if seed is None else int(seed)
