@@ -147,6 +147,24 @@ def test_capabilities_match_what_each_model_does():
         assert (cls.encode is ls.models.GenerativeModel.encode) == (not cls.encodes), name
 
 
+
+def test_each_model_says_what_its_likelihood_is_of():
+    from latentspace.metrics.likelihood import LIKELIHOOD_OF
+
+    digits, grid = ls.data.load("digits"), ls.data.load("grid25", n=300)
+    fits = {"kde": grid, "gmm": grid, "ppca": digits, "vae": digits, "vqvae": digits}
+    expect = {"kde": "density", "gmm": "density", "ppca": "density", "vae": "discrete-binary",
+              "vqvae": "cross-entropy"}
+    for name, data in fits.items():
+        small = {"width": 8, "prior_width": 8} if name == "vqvae" else {"width": 8} if name == "vae" else {}
+        model = ls.models.create(name, **small).fit(data, **({"steps": 2, "progress": False}
+                                                             if ls.models.registry()[name].iterative else {}))
+        assert model.likelihood_of == expect[name] and model.likelihood_of in LIKELIHOOD_OF, name
+    assert ls.models.create("vae", likelihood="logistic").likelihood_of == "discrete-8bit"
+    assert ls.models.create("vae", likelihood="continuous-bernoulli").likelihood_of == "density-unit"
+    assert ls.models.create("gan").likelihood_of is None
+
+
 # -- networks of one's own ---------------------------------------------------------------------------------
 class TinyEncoder(nn.Module):
     def __init__(self, z=3):

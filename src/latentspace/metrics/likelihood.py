@@ -43,35 +43,10 @@ LIKELIHOOD_OF: dict[str, tuple[str, str]] = {
 MEASURED = {"exact": "exact", "bound": "a bound (the NLL is an upper bound)",
             "estimate": "an importance-sampled estimate{k} (an upper bound on the NLL in expectation)"}
 
-#: what each decoder likelihood (a model's ``likelihood`` setting, resolved) is a likelihood of; a
-#: Bernoulli is a probability only of binary items, which :func:`likelihood_of` checks on the items
-DECODER_LIKELIHOODS = {"gaussian": "density", "continuous-bernoulli": "density-unit", "logistic": "discrete-8bit",
-                       "bernoulli": "cross-entropy"}
-
-
-def _decoder_of(model) -> str | None:
-    return DECODER_LIKELIHOODS.get(model.obs_model)
-
-
-#: Fallback until models declare ``likelihood_of`` themselves: registry name -> the kind, or a function
-#: of the fitted model. Models not listed whose ``resolved_params()`` name no decoder ``likelihood``
-#: have a density of data-space values (docs/architecture.md: every likelihood is of data-space values).
-LIKELIHOOD_OF_FALLBACK = {"kde": "density", "gmm": "density", "ppca": "density", "vqvae": _decoder_of}
-
-
 def declared_likelihood_of(model) -> str | None:
-    """What ``model``'s likelihood is a likelihood of, as the model says it (a key of
-    :data:`LIKELIHOOD_OF`, before the items are looked at); None without a likelihood.
-
-    Read from the resolved decoder ``likelihood`` (``model.resolved_params()``: the VAE family),
-    else from :data:`LIKELIHOOD_OF_FALLBACK`, else a density of data-space values."""
-    if model.likelihood_kind is None:
-        return None
-    decoder = model.resolved_params().get("likelihood")
-    if decoder in DECODER_LIKELIHOODS:
-        return DECODER_LIKELIHOODS[decoder]
-    found = LIKELIHOOD_OF_FALLBACK.get(model.name, "density")
-    return found(model) if callable(found) else found
+    """What ``model``'s likelihood is a likelihood of, as the model declares it (``model.likelihood_of``,
+    a key of :data:`LIKELIHOOD_OF`), before the items are looked at; None without a likelihood."""
+    return model.likelihood_of if model.likelihood_kind is not None else None
 
 
 def likelihood_of(model, items) -> str | None:

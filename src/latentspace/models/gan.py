@@ -323,6 +323,12 @@ class GAN(NeuralModel):
 
     def _check_options(self, info) -> None:
         """Refuse parameter values that do not fit together or the data, before building anything."""
+        for name, low in (("latent_dim", 0), ("hidden", 1), ("layers", 0), ("width", 1)):
+            if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < low:
+                raise UserError(f"{name} must be an integer >= {low}, got {getattr(self, name)!r}")
+        for name in ("lr", "lr_d"):
+            if not self.setting_from(info, name) > 0:
+                raise UserError(f"{name} must be a positive learning rate, got {self.setting_from(info, name)!r}")
         if self.loss not in LOSSES:
             raise UserError(f"unknown GAN loss {self.loss!r}; use one of {', '.join(LOSSES)}")
         if not 0.0 <= self.label_smoothing < 0.5:

@@ -44,6 +44,10 @@ TEST_BINARIZE_SEED = 0
 LOGISTIC_BINS = 256
 #: likelihoods of values in [0, 1] (their target is the data-space item)
 UNIT_LIKELIHOODS = ("bernoulli", "continuous-bernoulli", "logistic")
+#: what each decoder likelihood is a likelihood of (``GenerativeModel.likelihood_of``); a Bernoulli is a
+#: probability only of binary items (binarised ones), otherwise a cross-entropy of grey levels
+LIKELIHOOD_OF = {"gaussian": "density", "continuous-bernoulli": "density-unit", "logistic": "discrete-8bit",
+                 "bernoulli": "cross-entropy"}
 def gaussian_log_prob(x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """Element-wise log-density of :math:`\\mathcal N(x; \\mu, e^{\\text{logvar}})`."""
     return -0.5 * (LOG_2PI + logvar + (x - mu) ** 2 * torch.exp(-logvar))

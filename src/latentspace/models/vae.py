@@ -72,7 +72,7 @@ from torch import nn
 
 from latentspace.errors import UserError
 from latentspace.models.base import check_labels, register
-from latentspace.models.likelihoods import (LOG_2PI, TEST_BINARIZE_SEED, UNIT_LIKELIHOODS,  # noqa: F401
+from latentspace.models.likelihoods import (LIKELIHOOD_OF, LOG_2PI, TEST_BINARIZE_SEED, UNIT_LIKELIHOODS,  # noqa: F401
                                             auto_likelihood, bernoulli_log_prob, binarize,
                                             continuous_bernoulli_log_norm, continuous_bernoulli_log_prob,
                                             continuous_bernoulli_mean, discretized_logistic_log_prob,
@@ -229,6 +229,11 @@ class VAE(NeuralModel):
             return self.likelihood_
         # not fitted through fit (or saved before the choice was recorded): by the range alone
         return "bernoulli" if self.info_ is not None and self.info_.clip == (0.0, 1.0) else "gaussian"
+
+    @property
+    def likelihood_of(self) -> str:
+        binary = self.obs_model == "bernoulli" and self.binarized
+        return "discrete-binary" if binary else LIKELIHOOD_OF[self.obs_model]
 
     @property
     def binarized(self) -> bool:

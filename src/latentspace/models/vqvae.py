@@ -57,7 +57,7 @@ import torch.nn.functional as F
 
 from latentspace.errors import UserError
 from latentspace.models.base import register
-from latentspace.models.likelihoods import auto_likelihood, log_px_given_z, unit_mean
+from latentspace.models.likelihoods import LIKELIHOOD_OF, auto_likelihood, log_px_given_z, unit_mean
 from latentspace.models.vqvae_nets import (ConvVQDecoder, ConvVQEncoder, GatedResBlock, MaskedConv,  # noqa: F401
                                            MLPVQDecoder, MLPVQEncoder, PixelCNN, VectorQuantizer, causal_mask,
                                            grid_sizes, perplexity)
@@ -178,6 +178,10 @@ class VQVAE(NeuralModel):
         if self.likelihood_ is not None:
             return self.likelihood_
         return "bernoulli" if self.info_.clip == (0.0, 1.0) else "gaussian"
+
+    @property
+    def likelihood_of(self) -> str:
+        return LIKELIHOOD_OF[self.obs_model]
 
     def _check_params(self) -> None:
         for name in ("num_embeddings", "embedding_dim", "width", "slots", "hidden", "layers", "prior_width",
