@@ -11,7 +11,6 @@ docs/reliability.md lists the cases.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import os
@@ -30,6 +29,8 @@ import latentspace as ls
 from latentspace import cli
 from latentspace.data import arrays
 from latentspace.errors import UserError
+
+from conftest import snapshot
 
 # -- making the inputs ------------------------------------------------------------------------------
 
@@ -431,24 +432,6 @@ def trained(tmp_path_factory):
     yield
     TRAINED.clear()
     FITTED.clear()
-
-
-def snapshot(root: Path) -> dict:
-    """Every entry under ``root`` (links not followed): kind, size, mtime and a hash of the bytes."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            p = Path(dirpath) / name
-            st = p.lstat()
-            digest = None
-            if p.is_file() and not p.is_symlink():
-                try:
-                    digest = hashlib.sha256(p.read_bytes()).hexdigest()
-                except OSError:
-                    digest = "unreadable"
-            out[str(p.relative_to(root))] = (st.st_mode, st.st_size, st.st_mtime_ns, digest,
-                                             os.readlink(p) if p.is_symlink() else None)
-    return out
 
 
 def _params():

@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,22 +16,14 @@ from latentspace.models.gan import GAN
 from latentspace.storage import load_state
 from latentspace.train import run as runfolder
 
+from conftest import weights, assert_same_weights
+
 SMALL = dict(hidden=32, layers=2)
 
 
 @pytest.fixture(scope="module")
 def ring():
     return ls.data.load("ring8", n=512, n_test=128)
-
-
-def weights(run: Path) -> dict:
-    return load_file(str(run / "model" / "weights.safetensors"))
-
-
-def assert_same_weights(a: dict, b: dict):
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
 
 
 def fit(model, data, out, steps, **kw):

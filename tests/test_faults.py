@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from latentspace.cli import main
 from latentspace.errors import TrainingDiverged
@@ -25,22 +24,14 @@ from latentspace.runs import load_run
 from latentspace.storage import load_state
 from latentspace.train import run as runfolder
 
+from conftest import weights, assert_same_weights
+
 STEPS = 40
 #: a small GAN, a checkpoint after every step, a log line after every step (to see where a run is)
 OPTIONS = ["--data", "ring8", "--steps", str(STEPS), "--batch-size", "64", "--seed", "2", "--set", "hidden=16",
            "--set", "layers=1", "--checkpoint-every", "1", "--log-every", "1", "--sample-every", "1000",
            "--no-progress"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-
-
-def weights(run: Path) -> dict:
-    return load_file(str(run / "model" / "weights.safetensors"))
-
-
-def assert_same_weights(a: dict, b: dict):
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
 
 
 def litter(run: Path) -> list[Path]:

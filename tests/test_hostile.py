@@ -8,7 +8,6 @@ docs/reliability.md.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -25,6 +24,8 @@ import latentspace as ls
 from latentspace import cli, storage
 from latentspace.errors import UserError
 from latentspace.storage import atomic_write_bytes, load_state, save_state
+
+from conftest import snapshot
 
 
 # -- a payload that leaves a mark if it ever runs ------------------------------------------------------
@@ -77,18 +78,6 @@ def place(tmp_path, trained, monkeypatch):
     monkeypatch.setattr(pickle, "loads", forbidden)
     monkeypatch.setattr(torch, "load", forbidden)
     return tmp_path
-
-
-def snapshot(root: Path) -> dict:
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            p = Path(dirpath) / name
-            st = p.lstat()
-            data = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() and not p.is_symlink() else None
-            out[str(p.relative_to(root))] = (st.st_mode, st.st_size, st.st_mtime_ns, data,
-                                             os.readlink(p) if p.is_symlink() else None)
-    return out
 
 
 def cli_refuses(argv, capsys, phrase: str) -> str:
