@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from latentspace.cli import main
-from latentspace.storage import load_state
+from latentspace.storage import load_state, save_state
 
 
 def snapshot(folder):
@@ -297,3 +297,21 @@ def test_a_run_that_does_not_fit_on_the_disk_is_refused(gan_run, capsys, monkeyp
     monkeypatch.setattr(shutil, "disk_usage", lambda path: namedtuple("u", "total used free")(10**9, 10**9, 0))
     fails(capsys, ["train", "gan", "--data", "ring8", "--steps", "5", "--out", gan_run, "--overwrite",
                    "--no-progress"], "not enough disk space", watch=gan_run)
+
+
+def test_a_run_resumed_and_stopped_again_is_sampled_from_its_newer_checkpoint(tmp_path):
+    from latentspace.runs import load_run
+
+    run = tmp_path / "run"
+    args = ["train", "gan", "--data", "ring8", "--set", "hidden=16", "--set", "layers=1", "--batch-size", "32",
+            "--checkpoint-every", "2", "--out", str(run), "--no-progress"]
+    assert main(args + ["--steps", "4"]) == 0                       # finished: model/ saved after step 4
+    model, config = load_run(run, quiet=True)
+    assert "checkpoint_step" not in config
+    state = load_state(run / "checkpoints" / "latest.safetensors")  # resumed to step 6, then stopped
+    state["step"] = 6
+    import time
+    time.sleep(0.01)
+    save_state(run / "checkpoints" / "latest.safetensors", state)
+    model, config = load_run(run, quiet=True)
+    assert config["checkpoint_step"] == 6 and "was resumed after its model was saved" in config["note"]

@@ -46,13 +46,23 @@ def load_run(path, *, quiet: bool = False) -> tuple:
         raise UserError(f"no such model or run folder: {path}; check the path (see `latentspace train --out`)")
     config = read_config(path)
     name = config.get("model", "MODEL")
-    if (path / runfolder.CHECKPOINT).is_file() and not (path / "model").exists() and path.is_dir():
+    if path.is_dir() and (path / runfolder.CHECKPOINT).is_file() and _unfinished(path):
         return _load_checkpoint(path, config, name, quiet)
     if is_run(path) and not (path / "model").exists():
         raise UserError(f"{path} holds no saved model (model/) and no checkpoint ({runfolder.CHECKPOINT}): its "
                         f"training stopped before the first checkpoint; train it again with `latentspace train "
                         f"{name} --out {path} --overwrite`")
     return load(path), config
+
+
+def _unfinished(path: Path) -> bool:
+    """Whether the run's latest checkpoint is newer than its saved model (or it has none): a run that
+    finishes saves its model after its last checkpoint, so a newer checkpoint is from a resumed run
+    that was stopped again."""
+    from latentspace.train import run as runfolder
+
+    weights = path / "model" / "weights.safetensors"
+    return not weights.is_file() or (path / runfolder.CHECKPOINT).stat().st_mtime_ns > weights.stat().st_mtime_ns
 
 
 def _load_checkpoint(path: Path, config: dict, name: str, quiet: bool) -> tuple:
@@ -63,10 +73,11 @@ def _load_checkpoint(path: Path, config: dict, name: str, quiet: bool) -> tuple:
     from latentspace.storage import load_state
     from latentspace.train import run as runfolder
 
-    state = load_state(path / runfolder.CHECKPOINT)
+    state = load_state(path / runfolder.CHECKPOINT, root=path)
     model = from_checkpoint(state, where=str(path / runfolder.CHECKPOINT))
     step, steps = int(state["step"]), (config.get("train") or state.get("train") or {}).get("steps")
-    note = (f"{path} has no saved model (model/): using its checkpoint of step {step}"
+    why = "has no saved model (model/)" if not (path / "model").exists() else "was resumed after its model was saved"
+    note = (f"{path} {why}: using its checkpoint of step {step}"
             + (f" of {steps}" if steps else "")
             + f"; `latentspace train {name} --resume --out {path}` finishes the run")
     if not quiet:
