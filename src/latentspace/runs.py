@@ -62,7 +62,10 @@ def _unfinished(path: Path) -> bool:
     from latentspace.train import run as runfolder
 
     weights = path / "model" / "weights.safetensors"
-    return not weights.is_file() or (path / runfolder.CHECKPOINT).stat().st_mtime_ns > weights.stat().st_mtime_ns
+    if not (path / "model").exists():
+        return True
+    # a model folder without its weights is broken, not unfinished: loading it says so
+    return weights.is_file() and (path / runfolder.CHECKPOINT).stat().st_mtime_ns > weights.stat().st_mtime_ns
 
 
 def _load_checkpoint(path: Path, config: dict, name: str, quiet: bool) -> tuple:
