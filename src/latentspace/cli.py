@@ -133,6 +133,7 @@ def cmd_train(args) -> int:
     import latentspace as ls
     from latentspace.errors import UserError
     from latentspace.train import run as runfolder
+    from latentspace.runs import read_config
     from latentspace.train.callbacks import ProgressBar, TensorBoard
 
     params = _parse_set(args.set)
@@ -145,8 +146,8 @@ def cmd_train(args) -> int:
     data_b_source, data_b_opts = args.data_b, _data_options(args)
     source: dict = {}  # the run's data, when resuming
     if args.resume:
-        config = runfolder.read_config(out) if (out / runfolder.CONFIG).is_file() else None
-        if config is None:
+        config = read_config(out)  # {} for a folder without one
+        if not config:
             raise UserError(f"nothing to resume in {out}: no {runfolder.CONFIG}; drop --resume to start a new run")
         if config["model"] != args.model:
             raise UserError(f"{out} holds a run of model {config['model']!r}, not {args.model!r}; "
