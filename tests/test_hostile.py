@@ -402,3 +402,28 @@ def test_overwrite_removes_a_linked_folder_not_its_contents(place, capsys):
                      "--no-progress"])
     assert code == 0
     assert snapshot(place / "outside") == before
+
+
+# -- the cache of memory-mapped collections (latentspace.data.mapped) ----------------------------------
+@pytest.mark.parametrize("kind", ["raw-pickle", "object-npy"])
+def test_a_pickle_in_the_mapped_cache_never_runs(tmp_path, monkeypatch, kind):
+    """A cache entry's ``.npy`` replaced by a pickle is refused with its folder named; nothing runs."""
+    from PIL import Image
+
+    monkeypatch.setenv("LATENTSPACE_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((6, 6), 40 * i, dtype=np.uint8)).save(folder / f"{i}.png")
+    ls.data.load(folder, size=8, memory="map")
+    entry, = (tmp_path / "cache" / "mapped").iterdir()
+    marker = tmp_path / "PWNED"
+    if kind == "raw-pickle":
+        (entry / "train.npy").write_bytes(pickled(marker, "pickle"))
+    else:
+        np.save(entry / "train.npy", np.array([Payload(marker), 1], dtype=object), allow_pickle=True)
+    before = snapshot(tmp_path / "pictures")
+    message = api_refuses(lambda: ls.data.load(folder, size=8, memory="map"), "delete that folder and load again")
+    assert str(entry) in message
+    assert not marker.exists()
+    assert snapshot(tmp_path / "pictures") == before

@@ -107,6 +107,20 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def human_size(n: float) -> str:
+    """Bytes for a message: ``"512 bytes"``, ``"1.5 GB"`` (powers of 1000)."""
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def cache_root() -> Path:
+    """The folder of latentspace's caches: ``$LATENTSPACE_CACHE`` or ``~/.cache/latentspace``."""
+    return Path(os.environ.get("LATENTSPACE_CACHE") or Path.home() / ".cache" / "latentspace")
+
+
 def atomic_write_json(path, obj) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
 

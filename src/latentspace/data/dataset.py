@@ -203,8 +203,8 @@ class Dataset:
             )
         if len(x) == 0:
             raise UserError(f"{who}: the {split} split is empty; give at least one item")
-        if not torch.isfinite(x).all():
-            bad = int((~torch.isfinite(x)).flatten(1).any(1).sum())
+        bad = sum(int((~torch.isfinite(c)).flatten(1).any(1).sum()) for c in _chunks(x))
+        if bad:
             raise UserError(f"{who}: {bad} item(s) contain NaN or inf; remove or impute them first")
         if y is not None:
             y = torch.as_tensor(y)
@@ -227,6 +227,7 @@ class Dataset:
         self.test = test
         self.split = split
         self.source = None  # {"name_or_path", "options"} when made by latentspace.data.load
+        self.storage = "memory"  # or "mapped": x is a memory map of a cached file (latentspace.data.mapped)
 
     # -- descriptive properties -------------------------------------------------
     @property
@@ -262,6 +263,12 @@ class Dataset:
         """Items (default: this dataset's) mapped back to data space."""
         return self.info.to_data(self.x if x is None else x)
 
+    def data_chunks(self, items: int = 1024):
+        """``(start, items in data space)`` over the dataset a slice at a time: passes over memory-mapped
+        data (``storage == "mapped"``) that never hold it all in memory."""
+        for start in range(0, len(self), items):
+            yield start, self.to_data(self.x[start:start + items])
+
     def subset(self, index) -> "Dataset":
         """A dataset of the items at ``index`` (sharing ``info``; no test split)."""
         index = torch.as_tensor(index, dtype=torch.long)
@@ -277,10 +284,31 @@ class Dataset:
         """SHA-256 over items, labels and info: a cache key for derived artefacts."""
         h = hashlib.sha256()
         h.update(repr(sorted(self.info.to_json().items())).encode())
-        h.update(self.x.numpy().tobytes())
+        for chunk in _chunks(self.x):
+            h.update(chunk.numpy().tobytes())
         if self.y is not None:
             h.update(self.y.numpy().tobytes())
         return h.hexdigest()
+
+
+#: held-out items pictures draw from when the data is memory-mapped (a seeded subset)
+MAPPED_HELD_OUT = 4096
+
+
+def held_out(data: Dataset) -> Dataset:
+    """The held-out split, or the data itself when it has none; of memory-mapped data, a seeded
+    subset of :data:`MAPPED_HELD_OUT` items in memory (pictures need a few thousand at most)."""
+    held = data.test if data.test is not None else data
+    if held.storage == "mapped" and len(held) > MAPPED_HELD_OUT:
+        pick = torch.randperm(len(held), generator=torch.Generator().manual_seed(0))[:MAPPED_HELD_OUT]
+        held = held.subset(pick.sort().values)
+    return held
+
+
+def _chunks(x: torch.Tensor, nbytes: int = 1 << 26):
+    """``x`` in slices of items of about ``nbytes`` each: whole-array checks without a whole-array copy."""
+    step = max(1, nbytes // max(1, x[0].numel() * x.element_size())) if len(x) else 1
+    return (x[i:i + step] for i in range(0, len(x), step))
 
 
 def seeded_split(n: int, test_fraction: float, seed: int, y=None, label: str = "the data"):

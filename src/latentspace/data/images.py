@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from latentspace.data.arrays import check_fraction, check_int, image_info, unit_to_model
-from latentspace.data.dataset import Dataset, make_dataset
+from latentspace.data.dataset import Dataset, make_dataset, seeded_split
+from latentspace.data.mapped import check_memory, files_fingerprint, mapped_splits, should_map
 from latentspace.data.registry import register
 from latentspace.errors import UserError
 
@@ -346,24 +347,81 @@ def _process(path: Path, size: int, color: str, crop: bool) -> np.ndarray:
     return out.transpose(2, 0, 1)
 
 
-def _load_images(files: list[Path], size: int, color: str, crop: bool) -> np.ndarray:
-    """All ``files`` as one uint8 array (n, C, size, size); gray or RGB decided for all."""
+def _decode(files: list[Path], size: int, color: str, crop: bool) -> list[np.ndarray]:
+    """``files`` as uint8 arrays (C, size, size), decoded on up to 8 threads."""
     workers = min(8, os.cpu_count() or 1, max(1, len(files) // 16))
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:
-            items = list(pool.map(lambda p: _process(p, size, color, crop), files))
-    else:
-        items = [_process(p, size, color, crop) for p in files]
-    if color == "auto":
-        rgb = [a for a in items if a.shape[0] == 3]
-        if rgb and all((a[0] == a[1]).all() and (a[1] == a[2]).all() for a in rgb):
-            items = [a[:1] if a.shape[0] == 3 else a for a in items]   # RGB files holding gray pictures
-        elif rgb:
+            return list(pool.map(lambda p: _process(p, size, color, crop), files))
+    return [_process(p, size, color, crop) for p in files]
+
+
+def _gray_in_rgb(items) -> bool:
+    """Whether every 3-channel item holds a gray picture (three equal channels)."""
+    return all((a[0] == a[1]).all() and (a[1] == a[2]).all() for a in items if a.shape[0] == 3)
+
+
+def _load_images(files: list[Path], size: int, color: str, crop: bool) -> np.ndarray:
+    """All ``files`` as one uint8 array (n, C, size, size); gray or RGB decided for all."""
+    items = _decode(files, size, color, crop)
+    if color == "auto" and any(a.shape[0] == 3 for a in items):
+        if _gray_in_rgb(items):
+            items = [a[:1] for a in items]   # RGB files holding gray pictures
+        else:
             items = [np.repeat(a, 3, axis=0) if a.shape[0] == 1 else a for a in items]
     return np.stack(items)
 
 
-def load_folder(path, size=64, color="auto", crop=False, test_fraction=0.2, seed=0) -> Dataset:
+def _channels(files: list[Path], color: str) -> int:
+    """Channels of the decoded items before any squeeze: 1 when every file is gray (read from headers)."""
+    from PIL import Image
+
+    if color != "auto":
+        return 1 if color == "gray" else 3
+    for p in files:
+        try:
+            with Image.open(p) as im:
+                if im.mode not in _GRAY_MODES:
+                    return 3
+        except (OSError, SyntaxError, ValueError):
+            return 3   # decoding will name the file
+    return 1
+
+
+def _load_mapped(folder: Path, files: list[Path], y, n_train: int | None, *, size: int, color: str, crop: bool,
+                 test_fraction: float, seed: int, classes) -> Dataset:
+    """The collection decoded chunk by chunk into memory-mapped splits (see :mod:`latentspace.data.mapped`)."""
+    n = len(files)
+    if n_train is not None:
+        splits = {"train": np.arange(n_train), "test": np.arange(n_train, n)}
+    else:
+        tr, te = seeded_split(n, test_fraction, seed, y, label=str(folder))
+        splits = {"train": tr, "test": te}
+    c = _channels(files, color)
+    gray = {"so_far": True}
+
+    def decode(index):
+        items = _decode([files[i] for i in index], size, color, crop)
+        if c == 3:
+            gray["so_far"] = gray["so_far"] and _gray_in_rgb(items)
+            items = [np.repeat(a, 3, axis=0) if a.shape[0] == 1 else a for a in items]
+        return unit_to_model(np.stack(items), 255.0)
+
+    parts = {"kind": "image folder", "path": str(folder.resolve()), "files": files_fingerprint(files, folder),
+             "size": size, "color": color, "crop": bool(crop), "given_split": n_train,
+             "test_fraction": test_fraction, "seed": seed}
+    x = mapped_splits(parts, str(folder), splits, (c, size, size), decode,
+                      squeeze=(lambda: gray["so_far"]) if c == 3 and color == "auto" else None)
+    info = image_info(folder.name or str(folder), x["train"].shape[1:], classes=classes,
+                      extra={"size": size, "crop": bool(crop)})
+    ys = {s: None if y is None else y[i] for s, i in splits.items()}
+    test = Dataset(x["test"], ys["test"], info=info, split="test", label=str(folder))
+    data = Dataset(x["train"], ys["train"], info=info, test=test, split="train", label=str(folder))
+    data.storage = test.storage = "mapped"
+    return data
+
+
+def load_folder(path, size=64, color="auto", crop=False, test_fraction=0.2, seed=0, memory="auto") -> Dataset:
     """Load a folder of PNG/JPEG/BMP (also GIF, TIFF, WebP) images.
 
     Layouts understood:
@@ -381,6 +439,11 @@ def load_folder(path, size=64, color="auto", crop=False, test_fraction=0.2, seed
     (``crop=True``: pixels differing from the background, estimated as the median border
     colour), resized keeping its aspect ratio to fit ``size`` x ``size`` and padded to that
     square with the background colour. Hidden files and folders are skipped.
+
+    ``memory="auto"`` decodes a collection whose float32 items would take more than half the
+    available memory into a memory-mapped copy in the cache, once, chunk by chunk, so that it
+    never has to fit in memory (``"map"``: always; ``"ram"``: never); the items are the same
+    either way. See :mod:`latentspace.data.mapped`.
     """
     folder = Path(path).expanduser()
     if not folder.is_dir():
@@ -391,6 +454,7 @@ def load_folder(path, size=64, color="auto", crop=False, test_fraction=0.2, seed
     if not isinstance(crop, (bool, np.bool_)):
         raise UserError(f"option crop must be True or False, got {crop!r}")
     test_fraction, seed = check_fraction(test_fraction), check_int("seed", seed)
+    memory = check_memory(memory)
 
     names = {d.name.lower(): d for d in _subdirs(folder)}
     given_split = "train" in names and "test" in names
@@ -407,13 +471,17 @@ def load_folder(path, size=64, color="auto", crop=False, test_fraction=0.2, seed
         if not ftr:
             raise UserError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)}); give a folder of images "
                             "or of class sub-folders of images")
-    x = _load_images(ftr + fte, size, color, crop)
-    classes = None
-    y = None
+    files, classes, y = ftr + fte, None, None
     if ltr is not None:
         classes = sorted(set(ltr) | set(lte or []), key=_natural_key)
         index = {c: i for i, c in enumerate(classes)}
         y = np.array([index[c] for c in ltr + (lte or [])], dtype=np.int64)
+    if not given_split and len(files) < 2:
+        raise UserError(f"{folder} holds {len(files)} image; give at least 2 (some are held out for testing)")
+    if should_map(memory, 4 * len(files) * (1 if color == "gray" else 3) * size * size):
+        return _load_mapped(folder, files, y, len(ftr) if given_split else None, size=size, color=color,
+                            crop=crop, test_fraction=test_fraction, seed=seed, classes=classes)
+    x = _load_images(files, size, color, crop)
     info = image_info(folder.name or str(folder), x.shape[1:], classes=classes,
                       extra={"size": size, "crop": bool(crop)})
     xm = unit_to_model(x, 255.0)
@@ -421,6 +489,4 @@ def load_folder(path, size=64, color="auto", crop=False, test_fraction=0.2, seed
         n = len(ftr)
         return make_dataset(xm[:n], None if y is None else y[:n], info=info,
                             test_x=xm[n:], test_y=None if y is None else y[n:], label=str(folder))
-    if len(xm) < 2:
-        raise UserError(f"{folder} holds {len(xm)} image; give at least 2 (some are held out for testing)")
     return make_dataset(xm, y, info=info, test_fraction=test_fraction, seed=seed, label=str(folder))

@@ -109,8 +109,7 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
     results: dict = {"model": name, "data": data.name, "n_samples": n, "seed": seed}
     scores: dict = {}
     floor: dict = {}
-    train = data.to_data()
-    test = data.test.to_data() if data.test is not None else None
+    test = data.test   # the splits are read a slice at a time: memory-mapped data is never held whole
 
     # Features of samples, training items and held-out items.
     phi = features if isinstance(features, FeatureExtractor) else feature_extractor(data, features,
@@ -121,7 +120,7 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
         if key in getattr(phi, "scores", {}):
             details[f"feature_{key}"] = phi.scores[key]
     f_fake = phi.features(x)
-    f_train = phi.features(train)
+    f_train = phi.features(data)
     f_test = phi.features(test) if test is not None else None
     # One scale for every extractor: features standardised by the training items' statistics
     # (KID's polynomial kernel, unlike the Fréchet distance, depends on the features' scale).
@@ -177,8 +176,8 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
     extra = data.info.extra or {}
     if "modes" in extra:
         scores.update(toy2d_metrics(x, extra["modes"], extra["sigma"]))
-        real = test if test is not None else train
-        real = real[torch.randperm(len(real), generator=g)[:n]]
+        real = test if test is not None else data
+        real = real.to_data(real.x[torch.randperm(len(real), generator=g)[:n]])
         floor.update(toy2d_metrics(real, extra["modes"], extra["sigma"]))
         for key in ("modes_total",):
             details[key] = scores.pop(key, None)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -36,9 +35,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from latentspace.data.dataset import Dataset
 from latentspace.errors import UserError
 from latentspace.models.nets import ConvDecoder, ConvEncoder, eval_mode
-from latentspace.storage import load_state, save_state
+from latentspace.storage import cache_root, load_state, save_state
 
 #: bump when the networks or their training change, so that old cache entries are not reused
 FEATURES_VERSION = 1
@@ -125,25 +125,33 @@ class FeatureExtractor(nn.Module):
 
     @torch.no_grad()
     def features(self, x, batch_size: int = 1024) -> torch.Tensor:
-        """Features of data-space items, in eval mode and in batches; returned on the CPU."""
-        x = torch.as_tensor(x, dtype=torch.float32)
-        if tuple(x.shape[1:]) != tuple(self.info.shape):
-            raise UserError(f"items of shape {tuple(x.shape[1:])} do not match the data's item shape "
-                            f"{tuple(self.info.shape)}; evaluate samples of a model trained on this data")
-        device = next(self.buffers()).device
+        """Features of data-space items (a tensor, or a Dataset read a slice at a time), in eval mode and
+        in batches; returned on the CPU."""
         with eval_mode(self):
-            return torch.cat([self(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
+            return torch.cat([self(b).cpu() for b in self._batches(x, batch_size)])
 
     @torch.no_grad()
     def predict(self, x, batch_size: int = 1024) -> torch.Tensor:
-        """Predicted class of data-space items (classifier extractors only)."""
+        """Predicted class of data-space items (a tensor or a Dataset; classifier extractors only)."""
         if self.kind != "classifier":
             raise NotImplementedError("only a classifier feature extractor predicts classes")
-        device = next(self.buffers()).device
-        x = torch.as_tensor(x, dtype=torch.float32)
         with eval_mode(self):
-            return torch.cat([self.head(self(x[i:i + batch_size].to(device))).argmax(1).cpu()
-                              for i in range(0, len(x), batch_size)])
+            return torch.cat([self.head(self(b)).argmax(1).cpu() for b in self._batches(x, batch_size)])
+
+    def _batches(self, x, batch_size: int):
+        """Data-space batches of ``x`` on the extractor's device, shapes checked."""
+        device = next(self.buffers()).device
+        if isinstance(x, Dataset):
+            chunks = (c for _, c in x.data_chunks(batch_size))
+            shape = x.shape
+        else:
+            x = torch.as_tensor(x, dtype=torch.float32)
+            chunks = (x[i:i + batch_size] for i in range(0, len(x), batch_size))
+            shape = tuple(x.shape[1:])
+        if tuple(shape) != tuple(self.info.shape):
+            raise UserError(f"items of shape {tuple(shape)} do not match the data's item shape "
+                            f"{tuple(self.info.shape)}; evaluate samples of a model trained on this data")
+        return (c.float().to(device) for c in chunks)
 
 
 def resolve_kind(data, kind: str = "auto") -> str:
@@ -163,8 +171,7 @@ def resolve_kind(data, kind: str = "auto") -> str:
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("LATENTSPACE_CACHE") or Path.home() / ".cache" / "latentspace"
-    return Path(root) / "features"
+    return cache_root() / "features"
 
 
 def cache_key(data, config: FeatureConfig) -> str:

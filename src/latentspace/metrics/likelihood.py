@@ -140,11 +140,9 @@ def heldout_nll(model, data, max_items: int | None = None) -> dict | None:
     if kind is None:
         return None
     # the items as the model scores them, e.g. a fixed-seed binarisation for a model trained on binarised items
-    x, note = model.likelihood_items(test.to_data())
-    y = test.y
-    if max_items is not None and len(x) > max_items:
-        x = x[:max_items]
-        y = y[:max_items] if y is not None else None
+    n = len(test) if max_items is None else min(len(test), max_items)
+    x, note = model.likelihood_items(test.to_data(test.x[:n]))   # the first n only: mapped data stays on disk
+    y = test.y[:n] if test.y is not None else None
     kw = {}
     if model.conditional:
         if y is None:

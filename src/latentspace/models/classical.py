@@ -49,8 +49,10 @@ import numpy as np
 import torch
 
 from latentspace.data.dataset import Dataset
+from latentspace.data.mapped import available_memory
 from latentspace.errors import UserError
 from latentspace.models.base import GenerativeModel
+from latentspace.storage import human_size
 from latentspace.train.callbacks import RunFolder
 from latentspace.train.distributed import DistEnv
 
@@ -106,6 +108,16 @@ def _np(t) -> np.ndarray:
 
 
 # -- the PCA subspace with an isotropic Gaussian on the discarded directions ----------------------
+
+def check_fits_in_memory(name: str, data: Dataset) -> None:
+    """Refuse, before allocating it, a float64 copy of the items larger than the free memory: classical
+    models are fitted on all items at once (neural models read a batch at a time)."""
+    needed, free = 8 * len(data) * int(np.prod(data.shape)), available_memory()
+    if needed > free:
+        raise UserError(f"{name} is fitted on all {len(data):,} items at once, which need {human_size(needed)} of "
+                        f"memory as float64 but {human_size(free)} are free; train a neural model (it reads a "
+                        "batch at a time), or load fewer or smaller items (size=, classes=)")
+
 class _Subspace:
     """``x = mean + U^T (sqrt(var) * z) + r``, ``r`` isotropic with ``noise`` variance off the subspace."""
 
@@ -239,6 +251,7 @@ class _Classical(GenerativeModel):
         folder = RunFolder(out, overwrite=overwrite) if out is not None else None
         if folder is not None:
             folder.setup(DistEnv())  # refuses a folder that holds a run, before any work
+        check_fits_in_memory(self.name, data)
         x = data.x.reshape(len(data), -1).double().numpy()
         k = self._subspace_size(data.info, len(x))
         self.pca_ = _Subspace.fit(x, k, seed) if k is not None else None

@@ -424,7 +424,7 @@ class VAE(NeuralModel):
 
     def end_training(self, data) -> None:
         """Count the active units on (up to) 2,000 training items."""
-        x = data.to_data()[:2000]
+        x = data.to_data(data.x[:2000])
         x, _ = self.likelihood_items(x)
         y = data.y[:2000] if self.conditional else None
         self.active_units_ = self.active_units(x, labels=y)

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import torch
 
+from latentspace.data.dataset import held_out
 from latentspace.errors import UserError
 from latentspace.latent import class_index, require_latent
 from latentspace.plots.encoded import check_2d, check_count, check_encodes, check_labelled
@@ -164,7 +165,7 @@ def latent_picture(kind: str, model, data=None, *, n: int | None = None, method:
         raise UserError(f"the model makes items of shape {tuple(model.info_.shape)} but {data.name} has "
                         f"{tuple(data.shape)}; give the data it was trained on")
     n = n if n is not None else default_n(kind, model.info_)
-    held = data.test if data is not None and data.test is not None else data
+    held = held_out(data) if data is not None else None
     spec = model.info_.spec
     reference = _reference(data, spec.scatter_items, seed) if spec.scatter else None
     if kind == "reconstructions":

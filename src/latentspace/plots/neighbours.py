@@ -12,6 +12,7 @@ import math
 import numpy as np
 import torch
 
+from latentspace.data.dataset import Dataset
 from latentspace.errors import UserError
 from latentspace.plots.samples import _mpl, imshow_arrays, scatter_reference
 
@@ -23,8 +24,9 @@ def nearest_training_items(samples, train, *, batch: int = 256) -> tuple[torch.T
     ----------
     samples : tensor (n, *shape)
         Data-space items (generated, or held-out real items for comparison).
-    train : tensor (N, *shape)
-        Data-space training items.
+    train : tensor (N, *shape) or Dataset
+        Data-space training items, or a dataset (read a slice at a time: memory-mapped data is
+        never held whole).
     batch : int
         Samples compared at once (memory: ``batch * N`` distances).
 
@@ -39,6 +41,8 @@ def nearest_training_items(samples, train, *, batch: int = 256) -> tuple[torch.T
     >>> int(idx[0]), round(float(dist[0]), 3)
     (1, 0.1)
     """
+    if isinstance(train, Dataset):
+        return _nearest_in_chunks(samples, train, batch)
     s = torch.as_tensor(samples, dtype=torch.float32).reshape(len(samples), -1)
     t = torch.as_tensor(train, dtype=torch.float32).reshape(len(train), -1)
     if s.shape[1] != t.shape[1]:
@@ -59,6 +63,22 @@ def nearest_training_items(samples, train, *, batch: int = 256) -> tuple[torch.T
     if not idx:
         return torch.zeros(0, dtype=torch.long), torch.zeros(0)
     return torch.cat(idx), torch.cat(dist)
+
+
+def _nearest_in_chunks(samples, data: Dataset, batch: int, items: int = 8192):
+    """:func:`nearest_training_items` over ``data`` read a slice of ``items`` at a time."""
+    best_idx = best_dist = None
+    for start, chunk in data.data_chunks(items):
+        idx, dist = nearest_training_items(samples, chunk, batch=batch)
+        if best_idx is None:
+            best_idx, best_dist = idx + start, dist
+        else:
+            closer = dist < best_dist   # ties keep the earlier item, as one pass over all items does
+            best_idx = torch.where(closer, idx + start, best_idx)
+            best_dist = torch.where(closer, dist, best_dist)
+    if best_idx is None:
+        raise UserError("there are no training items to compare with")
+    return best_idx, best_dist
 
 
 def nearest_neighbour_gallery(samples, neighbours, distances, info, *, reference=None, ncols: int = 4,

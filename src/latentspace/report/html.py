@@ -200,11 +200,6 @@ def reference(data, n: int, seed: int):
     return data.to_data(data.x[idx])
 
 
-def held_out(data):
-    """The held-out split, or the data itself when it has none."""
-    return data.test if data.test is not None else data
-
-
 def samples_picture(model, data, seed: int, alt: str, target: int = 400, caption: str = "") -> Picture:
     """Samples as the modality draws a set of items: a scatter over training items, or a grid."""
     from latentspace.plots import samples_figure

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from latentspace.data.dataset import held_out
 from latentspace.errors import UserError
 from latentspace.metrics.display import result_notes, score_label, score_text
-from latentspace.report.html import (Picture, Section, draw, figure_picture, fmt, held_out, new_figure, now,
+from latentspace.report.html import (Picture, Section, draw, figure_picture, fmt, new_figure, now,
                                      reference, render, samples_picture, score_info, score_keys, seconds, rate,
                                      when)
 from latentspace.runs import training_seconds
@@ -156,15 +157,14 @@ def neighbours_section(model, data, results: dict, seed: int) -> Section:
                  f"item, beside that item; distance measured in the evaluation's {features} feature space.")
     else:
         x = draw(model, NEIGHBOUR_SAMPLES, seed, data)
-        train = data.to_data()
-        idx, d = nearest_training_items(x, train)
+        idx, d = nearest_training_items(x, data)   # read a slice at a time (memory-mapped data)
         order = torch.argsort(d)[:NEIGHBOUR_PAIRS]
-        samples, neighbours, dist = x[order], train[idx[order]], d[order].tolist()
+        samples, neighbours, dist = x[order], data.to_data(data.x[idx[order]]), d[order].tolist()
         intro = (f"The {len(dist)} of {NEIGHBOUR_SAMPLES} samples (seed {seed}) closest to a training item, "
                  "beside that item; Euclidean distance in data space.")
         if data.test is not None:
-            held = data.test.to_data()[:NEIGHBOUR_SAMPLES]
-            _, dh = nearest_training_items(held, train)
+            held = data.test.to_data(data.test.x[:NEIGHBOUR_SAMPLES])
+            _, dh = nearest_training_items(held, data)
             intro += (f" For comparison, held-out real items lie at a median distance of {fmt(float(dh.median()))} "
                       f"from their nearest training item (samples: {fmt(float(d.median()))}).")
     info = model.info_

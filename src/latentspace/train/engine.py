@@ -271,13 +271,25 @@ def _ema_update(model, step: int) -> None:
 SECOND_STREAM = 7_777_777
 
 
+class _Items:
+    """A batch of items by index, on ``device``, images in the channels_last layout (the faster conv
+    layout on CPU and GPU). Each batch is converted as it is drawn rather than the whole set at once:
+    the items are held once, not twice."""
+
+    def __init__(self, x: torch.Tensor, device: torch.device):
+        self.x, self.device = x, device
+
+    def __getitem__(self, idx: torch.Tensor) -> torch.Tensor:
+        xb = self.x[idx.to(self.x.device)].to(self.device)
+        return xb.contiguous(memory_format=torch.channels_last) if xb.ndim == 4 else xb
+
+
 def _batches(data, cfg, env, device, seed: int):
-    """The items on ``device`` (channels_last for images) and their :class:`IndexBatches`."""
-    x = data.x.to(device)
-    if x.ndim == 4:  # images: channels_last is the faster conv layout on CPU and GPU
-        x = x.contiguous(memory_format=torch.channels_last)
+    """The items (on ``device``; memory-mapped ones, ``data.storage == "mapped"``, stay where they are
+    and are read a batch at a time) and their :class:`IndexBatches`."""
+    x = data.x if data.storage == "mapped" else data.x.to(device)
     y = data.y.to(device) if data.y is not None else None
-    return x, y, IndexBatches(len(data), cfg.batch_size, seed, env.rank, env.world)
+    return _Items(x, device), y, IndexBatches(len(data), cfg.batch_size, seed, env.rank, env.world)
 
 
 def train(model, data, cfg: TrainConfig, callbacks=(), data_b=None):

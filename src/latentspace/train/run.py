@@ -22,7 +22,8 @@ import shutil
 from pathlib import Path
 
 from latentspace.errors import UserError
-from latentspace.storage import atomic_write_bytes, atomic_write_json, check_inside, check_safetensors, read_json
+from latentspace.storage import (atomic_write_bytes, atomic_write_json, check_inside, check_safetensors, human_size,
+                                 read_json)
 
 CONFIG = "config.json"
 METRICS = "metrics.csv"
@@ -121,14 +122,6 @@ def resume_settings(out, given: dict) -> dict:
     return {**given, **{k: train[k] for k in RESUMED if given.get(k) is None and train.get(k) is not None}}
 
 
-def _size(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
 #: what one sample picture takes at most, and what config.json and metrics.csv take
 SNAPSHOT_BYTES = 1_000_000
 SMALL_FILES_BYTES = 1_000_000
@@ -148,8 +141,9 @@ def check_disk_space(out, needed: int, freed: int = 0) -> None:
     where = next(p for p in (out, *out.absolute().parents) if p.exists())
     free = shutil.disk_usage(where).free + freed
     if free < needed:
-        raise UserError(f"not enough disk space for the run in {out}: {_size(free)} free, about {_size(needed)} "
-                        "needed (checkpoints, model, sample pictures); free some space or choose another --out")
+        raise UserError(f"not enough disk space for the run in {out}: {human_size(free)} free, about "
+                        f"{human_size(needed)} needed (checkpoints, model, sample pictures); free some space or choose "
+                        "another --out")
 
 
 #: seed of the noise behind sample pictures, so pictures of one run are comparable
