@@ -290,7 +290,7 @@ def test_fit_resume_without_settings_takes_the_runs_own(ring, tmp_path, monkeypa
     train = runfolder.read_config(tmp_path / "cut")["train"]
     assert {k: train[k] for k in runfolder.RESUMED} == dict(steps=30, batch_size=32, seed=5, log_every=5,
                                                             sample_every=50, checkpoint_every=10,
-                                                            lr_schedule="cosine")
+                                                            lr_schedule="cosine", time=None)
     steps = [int(r.split(",")[0]) for r in (tmp_path / "cut" / "metrics.csv").read_text().splitlines()[1:]]
     assert steps == list(range(5, 31, 5))
 

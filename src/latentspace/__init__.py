@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import importlib
 
+from latentspace.threads import prefer_sleeping_threads
+
 __version__ = "0.1.0"
+
+prefer_sleeping_threads()   # before torch starts OpenMP: see latentspace.threads
 
 _SUBMODULES = ("data", "models", "train", "metrics", "plots", "latent", "errors", "storage")
 

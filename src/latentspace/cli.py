@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -105,7 +106,7 @@ def cmd_list(args) -> int:
 
 
 #: the training settings of ``latentspace train`` (argparse names), passed to ``fit`` when given
-TRAIN_SETTINGS = ("steps", "batch_size", "seed", "log_every", "sample_every", "checkpoint_every")
+TRAIN_SETTINGS = ("steps", "batch_size", "seed", "log_every", "sample_every", "checkpoint_every", "time")
 
 
 def _train_settings(args) -> dict:
@@ -124,7 +125,9 @@ def _announcer(line: str | None):
     class Say(Callback):
         def on_start(self, model, data, cfg, start, world):
             if line:
-                print(line + (f" (resuming at step {start} of {cfg.steps})" if start else ""), file=sys.stderr)
+                of = f" of {cfg.steps}" if cfg.time is None else ""
+                budget = f", for {_seconds(cfg.time)}" if cfg.time is not None else ""
+                print(line + budget + (f" (resuming at step {start}{of})" if start else ""), file=sys.stderr)
 
     return Say()
 
@@ -335,6 +338,7 @@ def cmd_compare(args) -> int:
         argv = ["train", name, "--data", str(args.data), "--out", str(run), "--seed", str(args.seed),
                 "--no-progress"]
         argv += (["--steps", str(args.steps)] if args.steps else []) + (["--overwrite"] if args.overwrite else [])
+        argv += ["--time", str(args.time)] if args.time else []
         argv += (["--data-dir", args.data_dir] if args.data_dir else []) + (["--download"] if args.download else [])
         argv += ["--classes", args.classes] if args.classes else []
         argv += ["--size", str(args.size)] if args.size is not None else []
@@ -377,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--size", type=int, help="folders of images: the side of the square the images are resized and "
                                             "padded to (default 64)")
     q.add_argument("--steps", type=int, help="training steps (default: the model's; on --resume: the run's)")
+    q.add_argument("--time", type=_duration, help="training time budget, e.g. 90s, 10m or 1h: training stops "
+                                                  "there and schedules follow the time spent (on --resume: the "
+                                                  "run's; give more to continue)")
     q.add_argument("--batch-size", type=int, help="batch size (default: the model's; on --resume: the run's)")
     q.add_argument("--seed", type=int, help="seed (default 0; on --resume: the run's)")
     q.add_argument("--out", help="run folder (default runs/MODEL-DATA)")
@@ -469,13 +476,42 @@ def build_parser() -> argparse.ArgumentParser:
                                             "padded to (default 64)")
     q.add_argument("--steps", type=int, help="training steps of each neural model (default: the model's); "
                                              "classical models are fitted in one go")
+    q.add_argument("--time", type=_duration, help="training time budget of each neural model, e.g. 5m")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--n", type=int, help="samples to evaluate per model (default as for evaluate)")
     q.add_argument("--out", required=True, help="folder: DIR/MODEL/ run folders and DIR/report.html")
     q.add_argument("--overwrite", action="store_true", help="replace earlier runs and report in --out")
     q.add_argument("--no-progress", action="store_true", help="no progress bar")
     q.set_defaults(func=cmd_compare)
+    for name, q in sub.choices.items():
+        if name != "list":
+            q.add_argument("--threads", type=int, help="CPU threads to compute with (default: the cores available "
+                                                       "to this process; see docs: several runs at once)")
     return p
+
+
+#: units of --time
+DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _seconds(seconds: float) -> str:
+    """A duration as the user would write it: ``90 s``, ``10 min``, ``1.5 h``."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} h"
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
+def _duration(text: str) -> float:
+    """``90s``, ``10m``, ``1.5h`` or plain seconds, as seconds."""
+    t = text.strip().lower()
+    unit = DURATION_UNITS.get(t[-1:], None)
+    try:
+        value = float(t[:-1] if unit else t) * (unit or 1.0)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive duration like 90s, 10m or 1h, got {text!r}")
+    return value
 
 
 #: exit code of a run stopped by Ctrl-C (SIGINT); SIGTERM gives 143 (128 + the signal's number)
@@ -487,6 +523,10 @@ def main(argv=None) -> int:
     from latentspace.errors import TrainingDiverged, UserError
 
     try:
+        if "threads" in vars(args):
+            from latentspace.threads import set_threads
+
+            set_threads(args.threads)
         return args.func(args)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -252,7 +252,7 @@ class CycleGAN(NeuralModel):
     # -- data ------------------------------------------------------------------------
     def fit(self, data: Dataset, data_b: Dataset | None = None, *, steps=None, batch_size=None, seed=None,
             out=None, resume: bool = False, overwrite: bool = False, log_every=None, sample_every=None,
-            checkpoint_every=None, progress: bool = True, device=None, lr_schedule=None,
+            checkpoint_every=None, progress: bool = True, device=None, lr_schedule=None, time=None,
             callbacks=()) -> "CycleGAN":
         """Train on domain A (``data``) and domain B (``data_b``), two unpaired image sets.
 
@@ -285,7 +285,7 @@ class CycleGAN(NeuralModel):
         return self._fit(view, data_b, steps=steps, batch_size=batch_size, seed=seed, out=out, resume=resume,
                          overwrite=overwrite, log_every=log_every, sample_every=sample_every,
                          checkpoint_every=checkpoint_every, progress=progress, device=device,
-                         lr_schedule=lr_schedule, callbacks=callbacks)
+                         lr_schedule=lr_schedule, time=time, callbacks=callbacks)
 
     def _check_data(self, data: Dataset) -> None:
         if len(data.shape) != 3:

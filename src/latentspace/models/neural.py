@@ -30,7 +30,7 @@ from latentspace.models.base import USER_NETWORK, GenerativeModel, create
 from latentspace.train import run as runfolder
 from latentspace.train.callbacks import default_callbacks
 from latentspace.train.distributed import DistEnv
-from latentspace.train.engine import TrainConfig, check_counts, train
+from latentspace.train.engine import UNBOUNDED_STEPS, TrainConfig, check_counts, check_time, train
 
 #: training settings a run folder keeps, with the engine's defaults where the model has none
 TRAIN_DEFAULTS = {"seed": 0, "log_every": 100, "sample_every": 0, "checkpoint_every": 1000}
@@ -109,7 +109,7 @@ class NeuralModel(GenerativeModel):
             seed: int | None = None, out=None, resume: bool = False, overwrite: bool = False,
             log_every: int | None = None, sample_every: int | None = None, checkpoint_every: int | None = None,
             progress: bool = True, device: str | None = None, lr_schedule: str | None = None,
-            callbacks=()) -> "NeuralModel":
+            time: float | None = None, callbacks=()) -> "NeuralModel":
         """Train on ``data`` with the shared engine (see :mod:`latentspace.train.engine`).
 
         Every training setting left None takes, on ``resume``, the run's own value (from its
@@ -136,6 +136,13 @@ class NeuralModel(GenerativeModel):
         lr_schedule : {"constant", "linear", "cosine"}, optional
             Learning-rate multiplier over the run (to 0 at the end for linear and cosine);
             the model's default if None.
+        time : float, optional
+            A time budget in seconds: training stops at the first step that ends past it (or at
+            ``steps``, when given too), and the run's progress -- the learning-rate schedule,
+            warm-ups, annealed options, the model's stages -- is the fraction of the budget spent.
+            The run is checkpointed and saved as usual; ``resume`` with a larger ``time`` continues
+            it. A budgeted run's length depends on the machine's speed, so unlike a run of
+            ``steps`` it is not reproducible bit for bit.
         callbacks : sequence of Callback
             More side effects (e.g. ``latentspace.train.callbacks.TensorBoard(dir)``), after the
             run folder and progress bar that ``out`` and ``progress`` ask for.
@@ -143,16 +150,16 @@ class NeuralModel(GenerativeModel):
         return self._fit(data, None, steps=steps, batch_size=batch_size, seed=seed, out=out, resume=resume,
                          overwrite=overwrite, log_every=log_every, sample_every=sample_every,
                          checkpoint_every=checkpoint_every, progress=progress, device=device,
-                         lr_schedule=lr_schedule, callbacks=callbacks)
+                         lr_schedule=lr_schedule, time=time, callbacks=callbacks)
 
     def _fit(self, data, data_b, *, steps, batch_size, seed, out, resume, overwrite, log_every, sample_every,
-             checkpoint_every, progress, device, lr_schedule, callbacks):
+             checkpoint_every, progress, device, lr_schedule, time, callbacks):
         if not isinstance(data, Dataset):
             raise UserError(f"fit expects a latentspace Dataset, got {type(data).__name__}; wrap an array with "
                             "ls.data.from_array(x, y=None), or load files with ls.data.load(path)")
         settings = self.train_settings(data, out=out, resume=resume, steps=steps, batch_size=batch_size, seed=seed,
                                        log_every=log_every, sample_every=sample_every,
-                                       checkpoint_every=checkpoint_every, lr_schedule=lr_schedule)
+                                       checkpoint_every=checkpoint_every, lr_schedule=lr_schedule, time=time)
         cfg = TrainConfig(**settings, out=None if out is None else str(out), resume=resume, overwrite=overwrite,
                           progress=progress, device=device)
         self._check_data(data)
@@ -167,10 +174,13 @@ class NeuralModel(GenerativeModel):
         """
         settings = {k: given.get(k) for k in runfolder.RESUMED}
         check_counts(settings)
+        check_time(settings["time"])
         if resume and out is not None:  # what is not given again is the run's own
             settings = runfolder.resume_settings(out, settings)
-        defaults = {**TRAIN_DEFAULTS, "steps": self._default_steps(data), "batch_size": self.default_batch_size,
-                    "lr_schedule": self._default_lr_schedule(data)}
+        # A time budget without a step count: the budget ends the run.
+        steps = UNBOUNDED_STEPS if settings["time"] is not None else self._default_steps(data)
+        defaults = {**TRAIN_DEFAULTS, "steps": steps, "batch_size": self.default_batch_size,
+                    "lr_schedule": self._default_lr_schedule(data), "time": None}
         return {k: defaults[k] if v is None else v for k, v in settings.items()}
 
     def _default_lr_schedule(self, data: Dataset) -> str:

@@ -25,6 +25,8 @@ A callback sees the run through these hooks, all optional::
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import asdict
 from pathlib import Path
 
@@ -52,6 +54,10 @@ class Callback:
 
     def on_step(self, model, step: int) -> None:
         pass
+
+    def on_progress(self, model, step: int, fraction: float, last: bool) -> None:
+        """After ``on_step``: the fraction of the run done (of its steps, or of its time budget, whichever
+        is further) and whether this step is the run's last."""
 
     def on_log(self, step: int, seconds: float, means: dict) -> None:
         pass
@@ -116,11 +122,14 @@ class RunFolder(Callback):
 
     def on_start(self, model, data, cfg, start, world):
         self.steps = cfg.steps
+        # Under a time budget without --sample-every: a picture at each tenth of the budget.
+        self.by_time = cfg.time is not None and not self.sample_every
         self.every = self.sample_every or max(1, cfg.steps // 10)
+        self.next_tenth = None
         if self.writes:
             weights = sum(t.numel() * t.element_size() for nets in (model.nets_, model.ema_)
                           for t in nets.state_dict().values())
-            snapshots = (cfg.steps // self.every - start // self.every) + 1
+            snapshots = 11 if self.by_time else (cfg.steps // self.every - start // self.every) + 1
             self._begin(runfolder.bytes_needed(weights, snapshots, resume=self.resume))
             runfolder.write_config(self.out, model, data, asdict(cfg), world_size=world)
             self.log = runfolder.MetricsLog(self.out / runfolder.METRICS,
@@ -130,8 +139,18 @@ class RunFolder(Callback):
         if self.log is not None:
             self.log.append({"step": step, "time": round(seconds, 3), **{k: f"{v:.6g}" for k, v in means.items()}})
 
-    def on_step(self, model, step):
-        if self.writes and (step % self.every == 0 or step == self.steps):
+    def on_progress(self, model, step, fraction, last):
+        if not self.writes:
+            return
+        if self.by_time:
+            if self.next_tenth is None:   # the first step of this process (a resumed run: past tenths are done)
+                self.next_tenth = math.floor(fraction * 10) + 1
+            due = fraction * 10 >= self.next_tenth
+            if due:
+                self.next_tenth = math.floor(fraction * 10) + 1
+        else:
+            due = step % self.every == 0
+        if due or last:
             self.snapshot(model, step)
 
     def snapshot(self, model, step: int) -> None:
@@ -168,6 +187,7 @@ class ProgressBar(Callback):
         self.description = description
         self.bar = None
         self.shown = True
+        self.losses = {}
 
     def setup(self, env):
         self.shown = env.is_main
@@ -175,14 +195,30 @@ class ProgressBar(Callback):
     def on_start(self, model, data, cfg, start, world):
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=cfg.steps, initial=start, desc=self.description or f"{model.name} on {data.name}",
-                        dynamic_ncols=True, mininterval=0.5, disable=not self.shown)
+        self.by_time = cfg.time is not None
+        desc = self.description or f"{model.name} on {data.name}"
+        if self.by_time:   # a bar over the budget's seconds: tqdm shows the time spent and left
+            self.bar = tqdm(total=round(cfg.time), unit="s", desc=desc, dynamic_ncols=True, mininterval=0.5,
+                            disable=not self.shown, bar_format="{l_bar}{bar}| {n:.0f}/{total} s, {remaining} left"
+                                                               "{postfix}")
+        else:
+            self.bar = tqdm(total=cfg.steps, initial=start, desc=desc, dynamic_ncols=True, mininterval=0.5,
+                            disable=not self.shown)
+        self.total = cfg.time
 
     def on_step(self, model, step):
-        self.bar.update(1)
+        if not self.by_time:
+            self.bar.update(1)
+
+    def on_progress(self, model, step, fraction, last):
+        if self.by_time:
+            self.bar.n = min(self.bar.total, fraction * self.total)
+            self.bar.set_postfix({"step": step, **self.losses}, refresh=False)
+            self.bar.refresh() if last else self.bar.update(0)
 
     def on_log(self, step, seconds, means):
-        self.bar.set_postfix({k: f"{v:.3g}" for k, v in list(means.items())[:4]}, refresh=False)
+        self.losses = {k: f"{v:.3g}" for k, v in list(means.items())[:4]}
+        self.bar.set_postfix(self.losses, refresh=False)
 
     def close(self):
         if self.bar is not None:

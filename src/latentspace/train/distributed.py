@@ -126,13 +126,19 @@ def barrier(env: DistEnv) -> None:
         dist.barrier()
 
 
+def agree(env: DistEnv, values: list[float], device) -> list[float]:
+    """Each value's largest over the ranks, on every rank (a flag raised anywhere; the slowest rank's
+    clock): one all-reduce. Values are floats (flags as 0/1; float64, so seconds keep their precision)."""
+    if not env.enabled:
+        return [float(v) for v in values]
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return t.tolist()
+
+
 def any_rank(env: DistEnv, flags: list[bool], device) -> list[bool]:
     """Each flag true on every rank if it is true on any rank (a NaN, a Ctrl-C): one all-reduce."""
-    if not env.enabled:
-        return list(flags)
-    t = torch.tensor([1.0 if f else 0.0 for f in flags], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return [bool(v > 0) for v in t.tolist()]
+    return [v > 0 for v in agree(env, [1.0 if f else 0.0 for f in flags], device)]
 
 
 def gather_tensor(env: DistEnv, t: torch.Tensor, device) -> list[torch.Tensor]:

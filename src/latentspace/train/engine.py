@@ -34,7 +34,7 @@ from torch.nn.parallel import DistributedDataParallel
 from latentspace import __version__
 from latentspace.errors import TrainingDiverged, UserError
 from latentspace.train.batches import IndexBatches
-from latentspace.train.distributed import (DistEnv, DistributedFailure, any_rank, barrier, gather_tensor,
+from latentspace.train.distributed import (DistEnv, DistributedFailure, agree, barrier, gather_tensor,
                                            init_distributed, is_communication_error, lost_peer)
 
 
@@ -98,11 +98,36 @@ class TrainConfig:
     progress: bool = True
     device: str | None = None
     lr_schedule: str = "constant"  # constant | linear (to 0 at the last step) | cosine
+    time: float | None = None      # seconds: training stops there, and the run's progress is the time spent
 
     def __post_init__(self):
         if self.lr_schedule not in LR_SCHEDULES:
             raise UserError(f"unknown lr_schedule {self.lr_schedule!r}; use one of {', '.join(LR_SCHEDULES)}")
         check_counts({k: getattr(self, k) for k in COUNTS})
+        check_time(self.time)
+
+
+#: steps of a run with a time budget and no step count: the budget ends it
+UNBOUNDED_STEPS = 10 ** 9
+
+
+def check_time(seconds) -> None:
+    """Refuse a time budget that is not a positive number of seconds (None: no budget)."""
+    if seconds is None:
+        return
+    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real) or not math.isfinite(seconds) \
+            or seconds <= 0:
+        raise UserError(f"time must be a positive number of seconds, got {seconds!r}; leave it out to train "
+                        "for a number of steps")
+
+
+def planned_steps(cfg: TrainConfig, step: int, elapsed: float) -> int:
+    """The run's length as known before ``step``: ``cfg.steps``, or under a time budget the steps the
+    budget allows at the speed so far (at most ``cfg.steps``), so that ``step / planned`` is the
+    fraction of the budget spent and schedules, warm-ups and annealing follow the clock."""
+    if cfg.time is None or step == 0 or elapsed <= 0:
+        return cfg.steps
+    return int(min(cfg.steps, max(step + 1, math.ceil(step * cfg.time / elapsed))))
 
 
 #: training settings that count something, and the least value each may take
@@ -250,6 +275,10 @@ def check_resume(cfg: TrainConfig, state: dict) -> None:
             raise UserError(f"the run was trained with {what} {before[key]!r}, not {getattr(cfg, key)!r}; "
                             f"resume it with the same {what} (leave it out to use the run's) or start a new run")
     done = int(state["step"])
+    spent = float(state.get("elapsed", 0.0))
+    if cfg.time is not None and spent >= cfg.time:
+        raise UserError(f"the run has trained for {spent:.0f} s, its whole time budget of {cfg.time:.0f} s; give "
+                        "a larger --time (time=) to continue it")
     if cfg.steps < done:
         raise UserError(f"the run's checkpoint is at step {done}, past the {cfg.steps} steps asked for; give at "
                         f"least {done} steps (leave them out to finish the run as planned)")
@@ -323,7 +352,6 @@ def train(model, data, cfg: TrainConfig, callbacks=(), data_b=None):
     model.build(data.info, device)
     model.dist_ = env
     optimizers = model.configure_optimizers()
-    windows = model.lr_windows(cfg.steps)
     torch.manual_seed(cfg.seed + 7919 * env.rank)
     if state is not None:
         check_resume(cfg, state)
@@ -338,6 +366,7 @@ def train(model, data, cfg: TrainConfig, callbacks=(), data_b=None):
         x_b, _, batches_b = _batches(data_b, cfg, env, device, cfg.seed + SECOND_STREAM)
     checkpoints = any(cb.wants_checkpoints for cb in callbacks)
     t0 = time.perf_counter() - float((state or {}).get("elapsed", 0.0))
+    elapsed = float((state or {}).get("elapsed", 0.0))   # agreed by all ranks: the slowest one's
     sums: dict[str, float] = {}
     count = 0
     last_good = start if cfg.resume else None
@@ -347,17 +376,21 @@ def train(model, data, cfg: TrainConfig, callbacks=(), data_b=None):
             cb.on_start(model, data, cfg, start, env.world)
         model.set_train(True)
         with _InterruptFlag() as interrupt:
-            while step < cfg.steps:
+            out_of_time = cfg.time is not None and elapsed >= cfg.time
+            while step < cfg.steps and not out_of_time:
+                plan = planned_steps(cfg, step, elapsed)
                 if cfg.lr_schedule != "constant":
-                    _set_lr(optimizers, cfg.lr_schedule, step, cfg.steps, windows)
+                    _set_lr(optimizers, cfg.lr_schedule, step, plan, model.lr_windows(plan))
                 idx = batches.indices(step).to(device)
-                batch = Batch(x_all[idx], y_all[idx] if y_all is not None else None, step, cfg.steps,
+                batch = Batch(x_all[idx], y_all[idx] if y_all is not None else None, step, plan,
                               batches.epoch_of(step))
                 if data_b is not None:
                     batch.x_b = x_b[batches_b.indices(step).to(device)]
                 logs = model.train_step(batch, step)
                 bad = [k for k, v in logs.items() if not math.isfinite(v)]
-                diverged, stop = any_rank(env, [bool(bad), interrupt.raised], device)
+                diverged, stop, elapsed = agree(env, [bool(bad), interrupt.raised, time.perf_counter() - t0], device)
+                diverged, stop = diverged > 0, stop > 0
+                out_of_time = cfg.time is not None and elapsed >= cfg.time
                 if diverged:
                     where = (f"the last good checkpoint (step {last_good}) is kept in the run folder"
                              if last_good is not None and checkpoints else "no checkpoint was written")
@@ -370,16 +403,19 @@ def train(model, data, cfg: TrainConfig, callbacks=(), data_b=None):
                 for k, v in logs.items():
                     sums[k] = sums.get(k, 0.0) + v
                 count += 1
-                if step % cfg.log_every == 0 or step == cfg.steps:
+                last = step == cfg.steps or out_of_time
+                if step % cfg.log_every == 0 or last:
                     means = {k: v / count for k, v in sums.items()}
                     for cb in callbacks:
                         cb.on_log(step, time.perf_counter() - t0, means)
                     sums, count = {}, 0
+                fraction = min(1.0, max(step / cfg.steps, elapsed / cfg.time if cfg.time else 0.0))
                 for cb in callbacks:
                     cb.on_step(model, step)
-                if checkpoints and (step % cfg.checkpoint_every == 0 or step == cfg.steps or stop):
+                    cb.on_progress(model, step, fraction, last)
+                if checkpoints and (step % cfg.checkpoint_every == 0 or last or stop):
                     ckpt = _checkpoint_state(model, optimizers, step, cfg, env, device)  # a collective
-                    ckpt["elapsed"] = time.perf_counter() - t0
+                    ckpt["elapsed"] = elapsed
                     for cb in callbacks:
                         cb.on_checkpoint(ckpt, step)
                     last_good = step

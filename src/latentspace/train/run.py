@@ -91,7 +91,7 @@ def remove_stale_temporaries(out) -> list[Path]:
 
 
 #: training settings a resume takes from the run when they are not given again
-RESUMED = ("steps", "batch_size", "seed", "log_every", "sample_every", "checkpoint_every", "lr_schedule")
+RESUMED = ("steps", "batch_size", "seed", "log_every", "sample_every", "checkpoint_every", "lr_schedule", "time")
 
 
 def checkpoint_summary(out) -> dict:
