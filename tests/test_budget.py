@@ -179,12 +179,64 @@ def test_available_cores_follow_the_affinity_mask():
     assert threads.available_cores() == len(os.sched_getaffinity(0))
 
 
-@pytest.mark.parametrize("env, first, expected", [(None, "latentspace", "PASSIVE"), ("ACTIVE", "latentspace", "ACTIVE"),
-                                                  (None, "torch", None)])
-def test_idle_threads_sleep_unless_told_otherwise(env, first, expected):
-    environ = {k: v for k, v in os.environ.items() if k != threads.WAIT_ENV}
-    if env:
-        environ[threads.WAIT_ENV] = env
-    code = f"import os, {first}, latentspace; print(os.environ.get({threads.WAIT_ENV!r}))"
-    out = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == str(expected)
+@pytest.mark.parametrize("env, first, expected", [
+    ({}, "latentspace", "2000"),
+    ({"OMP_WAIT_POLICY": "ACTIVE"}, "latentspace", "None"),
+    ({"GOMP_SPINCOUNT": "50"}, "latentspace", "50"),
+    ({}, "torch", "None"),   # too late: OpenMP has read its settings
+])
+def test_idle_threads_sleep_soon_unless_told_otherwise(env, first, expected):
+    environ = {k: v for k, v in os.environ.items() if k not in (threads.WAIT_ENV, threads.SPIN_ENV)}
+    code = f"import os, {first}, latentspace; print(os.environ.get({threads.SPIN_ENV!r}))"
+    out = subprocess.run([sys.executable, "-c", code], env={**environ, **env}, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == expected
+
+
+# -- the time a run will take --------------------------------------------------------------------------------
+@pytest.mark.parametrize("steps, says, hint", [(1000, "the 989 steps left take about 16 min", False),
+                                               (40_000, "the 39,989 steps left take about 11 h 06 min", True),
+                                               (60, "the 49 steps left take about 49 s", False)])
+def test_time_estimate_after_the_first_steps(monkeypatch, steps, says, hint):
+    from latentspace.train import callbacks
+
+    now = [100.0]
+    monkeypatch.setattr(callbacks, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+    lines = []
+    est = callbacks.TimeEstimate(say=lines.append)
+    est.on_start(None, None, engine.TrainConfig(steps=steps), 0, 1)
+    for step in range(1, 30):
+        est.on_step(None, step)
+        now[0] += 1.0   # a step a second
+    assert len(lines) == 1 and "at 1 steps/s, " + says in lines[0]
+    assert ("--time (e.g. --time 10m)" in lines[0]) is hint
+
+
+def test_no_estimate_under_a_time_budget():
+    from latentspace.train import callbacks
+
+    lines = []
+    est = callbacks.TimeEstimate(say=lines.append)
+    est.on_start(None, None, engine.TrainConfig(steps=10 ** 6, time=60), 0, 1)
+    for step in range(1, 50):
+        est.on_step(None, step)
+    assert lines == []
+
+
+# -- every neural model ---------------------------------------------------------------------------------------
+
+
+def neural_models():
+    return sorted(name for name, cls in ls.models.registry().items() if cls.iterative)
+
+
+@pytest.mark.parametrize("name", neural_models())
+def test_every_neural_model_keeps_a_time_budget(name, monkeypatch):
+    digits = ls.data.load("digits")
+    model = ls.models.create(name, **({"width": 8} if "width" in ls.models.registry()[name]._param_names() else {}))
+    clock = Clock(monkeypatch)
+    rec = Record()
+    kw = {"data_b": digits} if model.two_domains else {}
+    clock.timed(model).fit(digits, time=3.5, batch_size=8, progress=False, callbacks=[rec], **kw)
+    assert rec.steps == [1, 2, 3, 4] and rec.last[-1]
+    assert model.sample(2, seed=0).shape == (2, *digits.shape)

@@ -128,8 +128,18 @@ def _announcer(line: str | None):
                 of = f" of {cfg.steps}" if cfg.time is None else ""
                 budget = f", for {_seconds(cfg.time)}" if cfg.time is not None else ""
                 print(line + budget + (f" (resuming at step {start}{of})" if start else ""), file=sys.stderr)
+                note = model.sizing_note(cfg)
+                if note:
+                    print(note, file=sys.stderr)
 
     return Say()
+
+
+def _said_beside_the_bar(line: str) -> None:
+    """A line on stderr that leaves a progress bar whole (tqdm.write)."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(line, file=sys.stderr)
 
 
 def cmd_train(args) -> int:
@@ -137,7 +147,7 @@ def cmd_train(args) -> int:
     from latentspace.errors import UserError
     from latentspace.train import run as runfolder
     from latentspace.runs import read_config
-    from latentspace.train.callbacks import ProgressBar, TensorBoard
+    from latentspace.train.callbacks import ProgressBar, TensorBoard, TimeEstimate
 
     params = _parse_set(args.set)
     settings = _train_settings(args)
@@ -183,7 +193,7 @@ def cmd_train(args) -> int:
     if model.iterative:
         # Said once every check has passed (the run folder's disk-space check included), then the bar.
         callbacks = [_announcer(announce if is_main else None), *([ProgressBar()] if not args.no_progress else []),
-                     *callbacks]
+                     TimeEstimate(say=_said_beside_the_bar), *callbacks]
         try:
             model.fit(data, **given, out=out, resume=args.resume, overwrite=args.overwrite, progress=False,
                       device=args.device, callbacks=callbacks, **fit_b)

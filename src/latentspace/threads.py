@@ -4,24 +4,26 @@
   ``taskset``, Slurm's CPU sets and container CPU sets), shared among the processes that
   ``torchrun`` starts on the machine (``LOCAL_WORLD_SIZE``). ``--threads N`` on every command
   that computes, or :func:`set_threads`, chooses another number.
-- **Waiting**: torch's CPU build runs its threads under OpenMP, whose idle threads spin by default,
-  burning the cores another process needs. latentspace asks them to sleep instead
-  (``OMP_WAIT_POLICY=PASSIVE``) unless the environment already says how they should wait; this
-  takes effect only when latentspace is imported before torch (the command line always is).
+- **Waiting**: torch's CPU build runs its threads under OpenMP (GNU libgomp on Linux), whose idle
+  threads spin for a long while (300,000 rounds) before they sleep, burning the cores another
+  process needs. latentspace shortens the spin to 2,000 rounds (``GOMP_SPINCOUNT=2000``) unless the
+  environment already says how threads should wait (``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``);
+  this takes effect only when latentspace is imported before torch (the command line always is).
 
-Measured on 2 cores (a conv VAE on MNIST, batch 128, steps/s; ``OMP_WAIT_POLICY`` as given):
+Measured on 2 cores (a conv VAE on MNIST, batch 128, steps/s, two runs each;
+``benchmarks/side_by_side.py`` for the pairs):
 
-=================================  ==========  ===========
-                                   spinning    sleeping
-=================================  ==========  ===========
-one training, 2 threads            13.9        12.8
-two side by side, 2 threads each   2.8 each    6.6 each
-two side by side, 1 thread each    7.7 each    --
-=================================  ==========  ===========
+==========================================  ===========  ===========  ========
+idle threads                                one alone    two at once  of alone
+==========================================  ===========  ===========  ========
+spin long (libgomp's default)               13.1, 14.2   2.4, 2.3     16-17%
+spin 2,000 rounds (ours)                    14.1, 14.0   6.1, 6.1     44%
+sleep at once (``OMP_WAIT_POLICY=PASSIVE``)  12.7, 13.1   6.7, 6.7     51%
+one thread each, spin long                  7.9          7.7, 7.7     55%
+==========================================  ===========  ===========  ========
 
-A DCGAN step runs at the same speed either way (2.43 vs 2.50 steps/s). So several trainings on
-one machine each get about half its speed, not a fifth; giving each ``--threads`` = cores /
-trainings is better still.
+So a training alone keeps its speed, and several trainings on one machine each get about half of
+it rather than a sixth; giving each ``--threads`` = cores / trainings is better still.
 """
 
 from __future__ import annotations
@@ -32,13 +34,16 @@ import sys
 from latentspace.errors import UserError
 
 WAIT_ENV = "OMP_WAIT_POLICY"
+SPIN_ENV = "GOMP_SPINCOUNT"
+#: rounds an idle OpenMP thread spins before it sleeps (libgomp's default: 300,000)
+SPIN_ROUNDS = "2000"
 
 
 def prefer_sleeping_threads() -> None:
-    """Ask OpenMP's idle threads to sleep (``OMP_WAIT_POLICY=PASSIVE``) unless the environment says
-    otherwise; only before torch is imported (OpenMP reads the setting when it starts)."""
-    if "torch" not in sys.modules:
-        os.environ.setdefault(WAIT_ENV, "PASSIVE")
+    """Let OpenMP's idle threads sleep soon (``GOMP_SPINCOUNT=2000``) unless the environment says how they
+    should wait; only before torch is imported (OpenMP reads the setting when it starts)."""
+    if "torch" not in sys.modules and WAIT_ENV not in os.environ and SPIN_ENV not in os.environ:
+        os.environ[SPIN_ENV] = SPIN_ROUNDS
 
 
 def available_cores() -> int:

@@ -158,14 +158,16 @@ class CGAN(GAN):
         own_g, own_d = G is not None, D is not None
         if info.spec.spatial:
             if not own_g:
-                G = ConvDecoder(self.z_dim + e, info.shape, width=self.width, norm="batch", out_act=nn.Tanh(),
+                G = ConvDecoder(self.z_dim + e, info.shape, width=self.setting("width"), norm="batch",
+                                out_act=nn.Tanh(),
                                 upsample=self.upsample_for(info))
             if self.projection:
-                phi = _ConvFeatures(ConvEncoder(info.shape, 1, width=self.width, norm=self.conv_d_norm,
+                phi = _ConvFeatures(ConvEncoder(info.shape, 1, width=self.setting("width"), norm=self.conv_d_norm,
                                                 minibatch_std=self.minibatch_std))
                 D = ProjectionDiscriminator(k, phi, phi.dim)
             elif not own_d:
-                D = ConvEncoder(joined, 1, width=self.width, norm=self.conv_d_norm, minibatch_std=self.minibatch_std)
+                D = ConvEncoder(joined, 1, width=self.setting("width"), norm=self.conv_d_norm,
+                                minibatch_std=self.minibatch_std)
         else:
             if not own_g:
                 G = nn.Sequential(mlp([self.z_dim + e] + [self.hidden] * self.layers + [info.dim], act=nn.ReLU),

@@ -97,7 +97,7 @@ from latentspace.models.base import register
 from latentspace.models.gan_losses import (LOSSES, TARGET_LOSSES, d_accuracy, discriminator_loss,  # noqa: F401
                                            generator_loss, gradient_penalty, has_batch_norm, mode_seeking_ratio,
                                            spectral_normalise)
-from latentspace.models.gan_recipes import LOSS_RECIPES, RECIPES, recipe
+from latentspace.models.gan_recipes import CPU_RECIPES, LOSS_RECIPES, RECIPES, recipe
 from latentspace.models.gan_rejection import D_MAX_ITEMS, largest_logit, rejection_sample
 from latentspace.models.nets import ConvDecoder, ConvEncoder, check_network, dcgan_init, eval_mode, mlp
 from latentspace.models.neural import NeuralModel
@@ -117,8 +117,9 @@ class GAN(NeuralModel):
         Width of the MLP layers (points); 128 in the ``wgan-gp`` preset.
     layers : int
         Hidden layers of each MLP (points).
-    width : int
-        Channels of the first conv layer (images, volumes); doubled at each stride.
+    width : int, optional
+        Channels of the first conv layer (images, volumes); doubled at each stride. None: the
+        recipe's, sized for the machine (images: 64 on a GPU, 32 on a CPU; see ``gan_recipes``).
     upsample : {"auto", "nearest", "transposed"}
         How a conv generator grows its output: nearest-neighbour upsampling then a 3x3 conv
         (free of checkerboard artefacts), or stride-2 transposed convs (DCGAN, the 3-D GAN of
@@ -236,19 +237,18 @@ class GAN(NeuralModel):
     #: their statistics instead of judging items; a per-item norm trains (docs/gan-family.md).
     conv_d_norm = "layer"
     ema_nets = ("G",)
-    default_batch_size = 256
 
     #: defaults of the parameters left at None, by modality, and what each loss changes in them
     #: (measured where :mod:`latentspace.models.gan_recipes` says)
     recipes = RECIPES
     loss_recipes = LOSS_RECIPES
-    param_types = {"lr": float, "lr_d": float, "beta1": float, "beta2": float, "instance_noise": float,
+    param_types = {"width": int, "lr": float, "lr_d": float, "beta1": float, "beta2": float, "instance_noise": float,
                    "r1_gamma": float, "top_k": float, "rejection_sampling": bool, "d_steps": int, "optimizer": str,
                    "gp_lambda": float, "d_gate": float, "mode_seeking": float}
     choices = {"loss": LOSSES, "optimizer": (None, "adam", "rmsprop"), "upsample": ("auto", "nearest", "transposed")}
     default_lr_schedule = "linear"
 
-    def __init__(self, latent_dim: int = 0, hidden: int = 256, layers: int = 3, width: int = 64,
+    def __init__(self, latent_dim: int = 0, hidden: int = 256, layers: int = 3, width: int | None = None,
                  lr: float | None = None, beta1: float | None = None, beta2: float | None = None,
                  label_smoothing: float = 0.0, dcgan_init: bool = True, ema_decay: float = 0.999, pac: int = 1,
                  lr_d: float | None = None, d_steps: int | None = None, instance_noise: float | None = None,
@@ -297,13 +297,25 @@ class GAN(NeuralModel):
     def _default_steps(self, data):
         return self.recipe(data.info)["steps"]
 
+    def _default_batch_size(self, data):
+        return self.recipe(data.info)["batch_size"]
+
+    def sizing_note(self, cfg) -> str | None:
+        if self.sized_for_ != "cpu" or not CPU_RECIPES.get(self.info_.modality):
+            return None
+        cpu, gpu = (recipe(self.recipes, self.loss_recipes, self.info_, self.loss, k) for k in ("cpu", "gpu"))
+        return (f"defaults sized for a CPU: width {cpu['width']}, batch size {cpu['batch_size']}, {cpu['steps']:,} "
+                f"steps, about 10 minutes on 2 cores for 28x28 images (on a GPU: width {gpu['width']}, batch size "
+                f"{gpu['batch_size']}, {gpu['steps']:,} steps); --set width=N, --batch-size, --steps or --time "
+                "choose others")
+
     def _default_lr_schedule(self, data):
         return self.recipe(data.info).get("lr_schedule", self.default_lr_schedule)
 
     # -- settings -------------------------------------------------------------------
     def recipe(self, info) -> dict:
         """The defaults for data described by ``info``: ``recipes`` updated by ``loss_recipes``."""
-        return recipe(self.recipes, self.loss_recipes, info, self.loss)
+        return recipe(self.recipes, self.loss_recipes, info, self.loss, self.sized_for_)
 
     #: the settings resolved when the networks were built: {parameter: value used}
     settings_ = None
@@ -315,7 +327,8 @@ class GAN(NeuralModel):
         return self.settings_[name]
 
     def resolved_params(self) -> dict:
-        return {**(self.settings_ or {}), "latent_dim": self.z_dim, "upsample": self.upsample_for(self.info_)}
+        return {**super().resolved_params(), **(self.settings_ or {}), "latent_dim": self.z_dim,
+                "upsample": self.upsample_for(self.info_)}
 
     def setting_from(self, info, name: str):
         value = getattr(self, name)
@@ -324,8 +337,9 @@ class GAN(NeuralModel):
     def _check_options(self, info) -> None:
         """Refuse parameter values that do not fit together or the data, before building anything."""
         for name, low in (("latent_dim", 0), ("hidden", 1), ("layers", 0), ("width", 1)):
-            if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < low:
-                raise UserError(f"{name} must be an integer >= {low}, got {getattr(self, name)!r}")
+            value = self.setting_from(info, name) if name == "width" else getattr(self, name)
+            if int(value) != value or value < low:
+                raise UserError(f"{name} must be an integer >= {low}, got {value!r}")
         for name in ("lr", "lr_d"):
             if not self.setting_from(info, name) > 0:
                 raise UserError(f"{name} must be a positive learning rate, got {self.setting_from(info, name)!r}")
@@ -419,9 +433,9 @@ class GAN(NeuralModel):
         """The built-in networks: MLPs for points, conv nets for spatial items."""
         if info.spec.spatial:
             channels, *spatial = info.shape
-            G = ConvDecoder(self.z_dim, info.shape, width=self.width, norm="batch", out_act=nn.Tanh(),
+            G = ConvDecoder(self.z_dim, info.shape, width=self.setting("width"), norm="batch", out_act=nn.Tanh(),
                             upsample=self.upsample_for(info))
-            D = ConvEncoder((channels * self.pac, *spatial), 1, width=self.width, norm=self.conv_d_norm,
+            D = ConvEncoder((channels * self.pac, *spatial), 1, width=self.setting("width"), norm=self.conv_d_norm,
                             minibatch_std=self.minibatch_std)
         else:
             norm = nn.BatchNorm1d if self.g_batch_norm else None

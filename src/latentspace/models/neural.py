@@ -20,6 +20,7 @@ is the process group's handle (rank, world size, all-reduce) for the model's own
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -50,6 +51,9 @@ class NeuralModel(GenerativeModel):
     ema_ = None
     train_nets_ = None
     info_ = None
+    #: the machine the defaults were sized for: "cpu" or "gpu" (set by ``fit`` from the device it
+    #: trains on, kept by ``save`` and checkpoints; models saved before sizing existed had "gpu" ones)
+    sized_for_ = "gpu"
     #: the process group (rank, world size, collectives); one process outside ``torchrun``
     dist_ = DistEnv()
 
@@ -157,6 +161,7 @@ class NeuralModel(GenerativeModel):
         if not isinstance(data, Dataset):
             raise UserError(f"fit expects a latentspace Dataset, got {type(data).__name__}; wrap an array with "
                             "ls.data.from_array(x, y=None), or load files with ls.data.load(path)")
+        self.sized_for_ = self._sized_for(device, out if resume else None)
         settings = self.train_settings(data, out=out, resume=resume, steps=steps, batch_size=batch_size, seed=seed,
                                        log_every=log_every, sample_every=sample_every,
                                        checkpoint_every=checkpoint_every, lr_schedule=lr_schedule, time=time)
@@ -179,9 +184,32 @@ class NeuralModel(GenerativeModel):
             settings = runfolder.resume_settings(out, settings)
         # A time budget without a step count: the budget ends the run.
         steps = UNBOUNDED_STEPS if settings["time"] is not None else self._default_steps(data)
-        defaults = {**TRAIN_DEFAULTS, "steps": steps, "batch_size": self.default_batch_size,
+        defaults = {**TRAIN_DEFAULTS, "steps": steps, "batch_size": self._default_batch_size(data),
                     "lr_schedule": self._default_lr_schedule(data), "time": None}
         return {k: defaults[k] if v is None else v for k, v in settings.items()}
+
+    @staticmethod
+    def _sized_for(device, resumed_run=None) -> str:
+        """What the defaults are sized for: a resumed run's own sizing (its ``config.json``), else "cpu"
+        when training on the CPU and "gpu" otherwise."""
+        if resumed_run is not None:
+            config = Path(resumed_run) / runfolder.CONFIG
+            resolved = (runfolder.read_config(resumed_run).get("resolved") or {}) if config.is_file() else {}
+            return resolved.get("sized_for", "gpu") if isinstance(resolved, dict) else "gpu"
+        from latentspace.train.engine import pick_device
+
+        return "cpu" if pick_device(device).type == "cpu" else "gpu"
+
+    def resolved_params(self) -> dict:
+        return {"sized_for": self.sized_for_}
+
+    def sizing_note(self, cfg) -> str | None:
+        """A line saying which defaults were sized for the machine and why (override), or None."""
+        return None
+
+    def _default_batch_size(self, data: Dataset) -> int:
+        """The batch size when ``fit`` is not given one (override to depend on the data or the device)."""
+        return self.default_batch_size
 
     def _default_lr_schedule(self, data: Dataset) -> str:
         """The learning-rate schedule when ``fit`` is not given one (override to depend on the data)."""
@@ -221,9 +249,10 @@ class NeuralModel(GenerativeModel):
     def _get_state(self):
         tensors = {"nets": {k: v.state_dict() for k, v in self.nets_.items()},
                    "ema": {k: v.state_dict() for k, v in self.ema_.items()}}
-        return tensors, {}
+        return tensors, {"sized_for": self.sized_for_}
 
     def _set_state(self, tensors, extra):
+        self.sized_for_ = extra.get("sized_for", "gpu")
         self.build(self.info_, "cpu")
         for k, net in self.nets_.items():
             net.load_state_dict(tensors["nets"][k])

@@ -26,6 +26,9 @@ A callback sees the run through these hooks, all optional::
 from __future__ import annotations
 
 import math
+import sys
+import time
+from datetime import datetime, timedelta
 
 from dataclasses import asdict
 from pathlib import Path
@@ -223,6 +226,55 @@ class ProgressBar(Callback):
     def close(self):
         if self.bar is not None:
             self.bar.close()
+
+
+class TimeEstimate(Callback):
+    """Says once, after the first steps, how long the run will take at the speed measured, and how to
+    train for a fixed time instead when that is long (rank 0; runs with a time budget need no estimate)."""
+
+    #: the estimate is made after this many seconds or steps, whichever comes later
+    AFTER_SECONDS, AFTER_STEPS = 10.0, 5
+    #: runs expected to take longer than this are told about --time
+    LONG_SECONDS = 1800.0
+
+    def __init__(self, say=None):
+        self.say = say or (lambda line: print(line, file=sys.stderr))
+        self.shown = True
+        self.t_first = None
+
+    def setup(self, env):
+        self.shown = env.is_main
+
+    def on_start(self, model, data, cfg, start, world):
+        self.steps, self.start, self.done = cfg.steps, start, cfg.time is not None or not self.shown
+
+    def on_step(self, model, step):
+        if self.done:
+            return
+        now = time.perf_counter()
+        if self.t_first is None:   # from the end of the first step: it pays for allocations and warm-up
+            self.t_first, self.first = now, step
+            return
+        seconds, steps = now - self.t_first, step - self.first
+        if seconds < self.AFTER_SECONDS or steps < self.AFTER_STEPS:
+            return
+        self.done = True
+        rate = steps / seconds
+        left = (self.steps - step) / rate
+        line = (f"at {rate:.3g} steps/s, the {self.steps - step:,} steps left take about {format_duration(left)}"
+                f" (ends around {datetime.now() + timedelta(seconds=left):%H:%M})")
+        if left > self.LONG_SECONDS:
+            line += ("; to train for a fixed time instead, stop and start again with --time (e.g. --time 10m), "
+                     "or give fewer --steps")
+        self.say(line)
+
+
+def format_duration(seconds: float) -> str:
+    """``"45 s"``, ``"12 min"``, ``"7 h 40 min"``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 class TensorBoard(Callback):

@@ -1,0 +1,77 @@
+"""Defaults sized for the machine: the GAN family's image recipe on a CPU, kept by runs and saved models."""
+
+import json
+
+import pytest
+
+import latentspace as ls
+from latentspace import cli
+from latentspace.models.gan_recipes import LOSS_RECIPES, RECIPES, recipe
+from latentspace.models.neural import NeuralModel
+from latentspace.train import run as runfolder
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return ls.data.load("digits")
+
+
+@pytest.mark.parametrize("loss, cpu, gpu", [
+    ("ns", dict(width=32, batch_size=64, steps=8500), dict(width=64, batch_size=256, steps=6000)),
+    ("wgan-gp", dict(width=32, batch_size=64, steps=6000), dict(width=64, batch_size=256, steps=6000)),
+])
+def test_image_recipes_by_machine(digits, loss, cpu, gpu):
+    for sized, want in (("cpu", cpu), ("gpu", gpu)):
+        got = recipe(RECIPES, LOSS_RECIPES, digits.info, loss, sized)
+        assert {k: got[k] for k in want} == want
+
+
+def test_points_and_volumes_are_sized_alike_on_both(digits):
+    ring = ls.data.load("ring8", n=64, n_test=16)
+    assert recipe(RECIPES, LOSS_RECIPES, ring.info, "ns", "cpu") == recipe(RECIPES, LOSS_RECIPES, ring.info, "ns",
+                                                                           "gpu")
+
+
+def test_a_cpu_run_uses_and_records_the_cpu_sizing(digits, tmp_path):
+    model = ls.models.create("dcgan").fit(digits, steps=2, out=tmp_path / "run", progress=False, device="cpu")
+    assert model.sized_for_ == "cpu" and model.setting("width") == 32
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["params"]["width"] is None
+    assert config["resolved"]["sized_for"] == "cpu" and config["resolved"]["width"] == 32
+    assert config["train"]["batch_size"] == 64
+    meta = json.loads((tmp_path / "run" / "model" / "model.json").read_text())
+    assert meta["extra"]["sized_for"] == "cpu"
+    again = ls.load(tmp_path / "run")
+    assert again.sized_for_ == "cpu" and again.setting("width") == 32
+
+
+def test_given_values_win_over_the_sizing(digits):
+    model = ls.models.create("dcgan", width=8).fit(digits, steps=1, batch_size=16, progress=False, device="cpu")
+    assert model.setting("width") == 8
+
+
+def test_runs_and_models_from_before_sizing_keep_their_gpu_sized_networks(digits, tmp_path, monkeypatch):
+    """A run without ``sized_for`` in its config (older) resumes, and a model without it loads, with the
+    defaults it was trained with (the GPU-sized ones)."""
+    monkeypatch.setattr(NeuralModel, "_sized_for", staticmethod(lambda device, run=None: "gpu"))
+    ls.models.create("dcgan").fit(digits, steps=2, batch_size=16, out=tmp_path / "run", progress=False,
+                                  checkpoint_every=1)
+    monkeypatch.undo()
+    for name in ("config.json", "model/model.json"):
+        path = tmp_path / "run" / name
+        meta = json.loads(path.read_text())
+        (meta.get("resolved") or {}).pop("sized_for", None)
+        (meta.get("extra") or {}).pop("sized_for", None)
+        path.write_text(json.dumps(meta))
+    assert ls.load(tmp_path / "run").setting("width") == 64
+    resumed = ls.models.create("dcgan").fit(digits, steps=3, out=tmp_path / "run", resume=True, progress=False)
+    assert resumed.sized_for_ == "gpu" and resumed.setting("width") == 64
+    assert runfolder.read_config(tmp_path / "run")["resolved"]["sized_for"] == "gpu"
+
+
+def test_the_command_line_says_what_it_chose(tmp_path, capsys):
+    assert cli.main(["train", "dcgan", "--data", "digits", "--steps", "2", "--out", str(tmp_path / "run"),
+                     "--no-progress", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "defaults sized for a CPU: width 32, batch size 64, 8,500 steps" in err
+    assert "(on a GPU: width 64, batch size 256, 6,000 steps)" in err
