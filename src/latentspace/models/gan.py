@@ -97,7 +97,7 @@ from latentspace.models.base import register
 from latentspace.models.gan_losses import (LOSSES, TARGET_LOSSES, d_accuracy, discriminator_loss,  # noqa: F401
                                            generator_loss, gradient_penalty, has_batch_norm, mode_seeking_ratio,
                                            spectral_normalise)
-from latentspace.models.gan_recipes import CPU_RECIPES, LOSS_RECIPES, RECIPES, recipe
+from latentspace.models.gan_recipes import LOSS_RECIPES, RECIPES, recipe, sizing_note
 from latentspace.models.gan_rejection import D_MAX_ITEMS, largest_logit, rejection_sample
 from latentspace.models.nets import ConvDecoder, ConvEncoder, check_network, dcgan_init, eval_mode, mlp
 from latentspace.models.neural import NeuralModel
@@ -118,8 +118,7 @@ class GAN(NeuralModel):
     layers : int
         Hidden layers of each MLP (points).
     width : int, optional
-        Channels of the first conv layer (images, volumes); doubled at each stride. None: the
-        recipe's, sized for the machine (images: 64 on a GPU, 32 on a CPU; see ``gan_recipes``).
+        Channels of the first conv layer, doubled at each stride; None: the recipe's (images: 64, 32 on a CPU).
     upsample : {"auto", "nearest", "transposed"}
         How a conv generator grows its output: nearest-neighbour upsampling then a 3x3 conv
         (free of checkerboard artefacts), or stride-2 transposed convs (DCGAN, the 3-D GAN of
@@ -300,17 +299,11 @@ class GAN(NeuralModel):
     def _default_batch_size(self, data):
         return self.recipe(data.info)["batch_size"]
 
-    def sizing_note(self, cfg) -> str | None:
-        if self.sized_for_ != "cpu" or not CPU_RECIPES.get(self.info_.modality):
-            return None
-        cpu, gpu = (recipe(self.recipes, self.loss_recipes, self.info_, self.loss, k) for k in ("cpu", "gpu"))
-        return (f"defaults sized for a CPU: width {cpu['width']}, batch size {cpu['batch_size']}, {cpu['steps']:,} "
-                f"steps, about 10 minutes on 2 cores for 28x28 images (on a GPU: width {gpu['width']}, batch size "
-                f"{gpu['batch_size']}, {gpu['steps']:,} steps); --set width=N, --batch-size, --steps or --time "
-                "choose others")
-
     def _default_lr_schedule(self, data):
         return self.recipe(data.info).get("lr_schedule", self.default_lr_schedule)
+
+    def sizing_note(self, cfg) -> str | None:
+        return sizing_note(self.recipes, self.loss_recipes, self.info_, self.loss, self.sized_for_)
 
     # -- settings -------------------------------------------------------------------
     def recipe(self, info) -> dict:

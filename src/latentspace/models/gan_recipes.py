@@ -71,3 +71,14 @@ def recipe(recipes: dict, loss_recipes: dict, info, loss: str, sized_for: str = 
             del cpu["steps"]
         out.update(cpu)
     return out
+
+
+def sizing_note(recipes: dict, loss_recipes: dict, info, loss: str, sized_for: str) -> str | None:
+    """The line ``latentspace train`` prints when the defaults were sized for a CPU, or None."""
+    if sized_for != "cpu" or not CPU_RECIPES.get(info.modality):
+        return None
+    cpu, gpu = (recipe(recipes, loss_recipes, info, loss, k) for k in ("cpu", "gpu"))
+    return (f"defaults sized for a CPU: width {cpu['width']}, batch size {cpu['batch_size']}, {cpu['steps']:,} "
+            f"steps, about 10 minutes on 2 cores for 28x28 images (on a GPU: width {gpu['width']}, batch size "
+            f"{gpu['batch_size']}, {gpu['steps']:,} steps); --set width=N, --batch-size, --steps or --time "
+            "choose others")
