@@ -75,3 +75,26 @@ def test_the_command_line_says_what_it_chose(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "defaults sized for a CPU: width 32, batch size 64, 8,500 steps" in err
     assert "(on a GPU: width 64, batch size 256, 6,000 steps)" in err
+
+
+def test_a_vae_on_images_on_a_cpu_gets_the_classic_mlp_recipe(digits, tmp_path):
+    model = ls.models.create("vae").fit(digits, steps=2, out=tmp_path / "run", progress=False, device="cpu")
+    assert model.network_kind() == "mlp" and model.nets_["encoder"].body[0].out_features == 512
+    train = runfolder.read_config(tmp_path / "run")["train"]
+    assert (train["steps"], train["batch_size"], train["lr_schedule"]) == (2, 100, "cosine")
+    again = ls.load(tmp_path / "run")
+    assert again.network_kind() == "mlp" and again.sized_for_ == "cpu"
+    assert ls.models.create("vae", hidden=64).fit(digits, steps=1, progress=False).nets_["encoder"].body[0] \
+        .out_features == 64
+    gpu = ls.models.create("vae")
+    gpu.sized_for_ = "gpu"
+    assert gpu.network_kind(digits.info) == "conv"
+    assert gpu.sized_recipe(ls.data.load("ring8", n=64, n_test=16).info) == {}
+
+
+def test_the_command_line_says_what_it_chose_for_a_vae(tmp_path, capsys):
+    assert cli.main(["train", "vae", "--data", "digits", "--steps", "2", "--out", str(tmp_path / "run"),
+                     "--no-progress", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert ("defaults sized for a CPU: arch mlp, hidden 512, batch size 100, lr schedule cosine, steps 24,000"
+            in err)

@@ -296,7 +296,7 @@ def test_active_units_count_the_dimensions_the_encoder_uses(digits):
 # -- the conditional VAE ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cvae(digits):
-    return ls.models.create("cvae", **TINY).fit(digits, steps=40, batch_size=64, progress=False)
+    return ls.models.create("cvae", **TINY, arch="conv").fit(digits, steps=40, batch_size=64, progress=False)
 
 
 def test_cvae_sees_labels_in_encoder_and_decoder(cvae, digits):

@@ -29,7 +29,7 @@ K = 16     # importance samples per item in score_samples (VAE flavours)
 TINY = {"vqvae": ["--set", "width=8", "--set", "num_embeddings=16", "--set", "embedding_dim=4",
                   "--set", "prior_width=8", "--set", "prior_layers=1", "--set", "res_blocks=1"]}
 for _name in FLAVOURS[:4]:
-    TINY[_name] = ["--set", "width=8", "--set", "latent_dim=4", "--set", f"k={K}"]
+    TINY[_name] = ["--set", "arch=conv", "--set", "width=8", "--set", "latent_dim=4", "--set", f"k={K}"]
 QUIET = ["--no-progress", "--log-every", "2", "--sample-every", "1000"]
 
 

@@ -204,20 +204,31 @@ class NeuralModel(GenerativeModel):
         return {"sized_for": self.sized_for_}
 
     def sizing_note(self, cfg) -> str | None:
-        """A line saying which defaults were sized for the machine and why (override), or None."""
-        return None
+        """A line saying which defaults were sized for the CPU (``sized_recipe``), or None."""
+        cpu = self.sized_recipe(self.info_) if self.sized_for_ == "cpu" else {}
+        if not cpu:
+            return None
+        said = ", ".join(f"{k.replace('_', ' ')} {v:,}" if isinstance(v, int) else f"{k.replace('_', ' ')} {v}"
+                         for k, v in cpu.items())
+        return (f"defaults sized for a CPU: {said}; on a GPU the {self.name} defaults are larger; --set, "
+                "--batch-size, --steps or --time choose others")
+
+    def sized_recipe(self, info) -> dict:
+        """Defaults that replace the class's for data described by ``info`` on the machine ``sized_for_``
+        (``steps``, ``batch_size``, ``lr_schedule`` and a family's own); override. Default: none."""
+        return {}
 
     def _default_batch_size(self, data: Dataset) -> int:
         """The batch size when ``fit`` is not given one (override to depend on the data or the device)."""
-        return self.default_batch_size
+        return self.sized_recipe(data.info).get("batch_size", self.default_batch_size)
 
     def _default_lr_schedule(self, data: Dataset) -> str:
         """The learning-rate schedule when ``fit`` is not given one (override to depend on the data)."""
-        return self.default_lr_schedule
+        return self.sized_recipe(data.info).get("lr_schedule", self.default_lr_schedule)
 
     def _default_steps(self, data: Dataset) -> int:
         """Training steps when ``fit`` is not given any (override to depend on the data)."""
-        return self.default_steps
+        return self.sized_recipe(data.info).get("steps", self.default_steps)
 
     def _check_data(self, data: Dataset) -> None:
         """Refuse data the model cannot use (override, e.g. conditional models need labels)."""

@@ -79,7 +79,7 @@ from latentspace.models.likelihoods import (LIKELIHOOD_OF, LOG_2PI, TEST_BINARIZ
                                             gaussian_log_prob, log_px_given_z, unit_mean)
 from latentspace.models.nets import ConvDecoder, ConvEncoder, check_network, mlp
 from latentspace.models.neural import NeuralModel
-from latentspace.models.vae_nets import Decoder, Encoder, LogVar
+from latentspace.models.vae_nets import CPU_RECIPES, Decoder, Encoder, LogVar
 
 #: decoder likelihoods p(x|z)
 LIKELIHOODS = ("auto", "bernoulli", "gaussian", "continuous-bernoulli", "logistic")
@@ -108,12 +108,11 @@ class VAE(NeuralModel):
         Gaussian likelihood only: 0 learns one variance per feature; > 0 fixes the standard
         deviation (in model space, e.g. [-1, 1] for images, standardised units for points).
     arch : {"auto", "mlp", "conv"}
-        Networks: ``auto`` is MLPs for points and stride-2 convs for images, spectrograms and
-        volumes; ``mlp`` flattens images (the classic MNIST VAE, and the fastest on a CPU).
+        Networks: ``auto`` is MLPs for points and for images on a CPU (``vae_nets.CPU_RECIPES``), else
+        stride-2 convs; ``mlp`` flattens images (the classic MNIST VAE, and the fastest on a CPU).
     hidden, layers : int
-        MLP width and number of hidden layers. ``layers=0`` makes the encoder and decoder
-        linear (affine) maps, whatever ``arch``: with a Gaussian likelihood, a linear-Gaussian
-        model (probabilistic PCA's family) whose log p(x) is known exactly.
+        MLP width (None: 256; 512 for images on a CPU) and number of hidden layers; ``layers=0``: linear
+        maps, whatever ``arch`` (with a Gaussian likelihood, probabilistic PCA's family, exact log p(x)).
     width : int
         Channels of the first conv layer (``conv``), doubled at each stride.
     beta : float
@@ -171,7 +170,7 @@ class VAE(NeuralModel):
     active_units_ = None
 
     def __init__(self, latent_dim: int = 0, likelihood: str = "auto", sigma: float = 0.0, arch: str = "auto",
-                 hidden: int = 256, layers: int = 2, width: int = 32, beta: float = 1.0, warmup: int = 0,
+                 hidden: int | None = None, layers: int = 2, width: int = 32, beta: float = 1.0, warmup: int = 0,
                  free_bits: float = 0.0, objective: str = "elbo", k_train: int = 1, binarize: str = "auto",
                  lr: float = 1e-3, k: int = 1000, encoder=None, decoder=None):
         self.latent_dim = latent_dim
@@ -252,10 +251,13 @@ class VAE(NeuralModel):
         if int(self.layers) == 0:
             return "linear"
         if self.arch == "auto":
-            return "conv" if info.spec.spatial else "mlp"
+            return self.sized_recipe(info).get("arch", "conv" if info.spec.spatial else "mlp")
         if self.arch == "conv" and not info.spec.spatial:
             raise UserError("arch 'conv' needs images, spectrograms or volumes; use arch=mlp (or auto) for points")
         return self.arch
+
+    def sized_recipe(self, info) -> dict:
+        return CPU_RECIPES.get(info.modality, {}) if self.sized_for_ == "cpu" else {}
 
     def kl_weight(self, step: int) -> float:
         """:math:`w_t = \\beta \\min(1, t / T)`: the KL's weight at training step ``step`` (0-based)."""
@@ -263,7 +265,7 @@ class VAE(NeuralModel):
         return float(self.beta) * ramp
 
     def _check_params(self):
-        checks = [("latent_dim", self.latent_dim, 0), ("hidden", self.hidden, 1), ("layers", self.layers, 0),
+        checks = [("latent_dim", self.latent_dim, 0), ("hidden", self.hidden or 1, 1), ("layers", self.layers, 0),
                   ("width", self.width, 1), ("warmup", self.warmup, 0), ("k_train", self.k_train, 1),
                   ("k", self.k, 1)]
         for name, value, low in checks:
@@ -305,9 +307,9 @@ class VAE(NeuralModel):
             dec = Decoder(ConvDecoder(z + k, out_shape, width=self.width, norm=None,
                                       upsample=info.spec.conv_upsample), out_shape, k)
         else:
-            depth = int(self.layers)
-            enc = Encoder(mlp([info.dim + k] + [self.hidden] * depth + [2 * z]), k, flatten=True)
-            dec = Decoder(mlp([z + k] + [self.hidden] * depth + [p * info.dim], act=nn.ReLU), out_shape, k)
+            depth, h = int(self.layers), self.hidden or self.sized_recipe(info).get("hidden", 256)
+            enc = Encoder(mlp([info.dim + k] + [h] * depth + [2 * z]), k, flatten=True)
+            dec = Decoder(mlp([z + k] + [h] * depth + [p * info.dim], act=nn.ReLU), out_shape, k)
         if self.encoder is not None:  # the user's: items with the one-hot label joined -> 2z numbers or (mu, logvar)
             joined = (channels + k, *spatial) if info.spec.spatial else (info.dim + k,)
             enc = Encoder(check_network("encoder", copy.deepcopy(self.encoder), torch.zeros(2, *joined),

@@ -63,3 +63,10 @@ class LogVar(nn.Module):
 
     def forward(self):
         return self.logvar.clamp(-10, 5)
+
+
+#: the VAE family's defaults on a CPU, by modality: for images (``sized_for="cpu"``): the classic MNIST VAE's MLPs
+#: (784-512-512-32 and back), 6-13 times faster per item than the conv nets there, batch 100 and a
+#: cosine decay over 24,000 steps: 24,457 steps in 10 minutes reached a held-out NLL of 88.28 nats on
+#: dynamically binarised MNIST with one thread beside another job (docs/vae-family.md)
+CPU_RECIPES = {"image": {"arch": "mlp", "hidden": 512, "batch_size": 100, "lr_schedule": "cosine", "steps": 24000}}
