@@ -208,9 +208,9 @@ class VAE(NeuralModel):
         yield self._decode_mean
 
     def resolved_params(self) -> dict:
-        return {"latent_dim": self.z_dim, "likelihood": self.obs_model, "binarize": self.binarized,
-                "networks": self.network_kind(), "own_networks": [k for k in ("encoder", "decoder")
-                                                                  if getattr(self, k) is not None]}
+        own = [k for k in ("encoder", "decoder") if getattr(self, k) is not None]
+        return {**super().resolved_params(), "latent_dim": self.z_dim, "likelihood": self.obs_model,
+                "binarize": self.binarized, "networks": self.network_kind(), "own_networks": own}
 
     #: the likelihood ``auto`` resolved to, from the training items' values (see ``auto_likelihood``)
     likelihood_ = None
