@@ -217,7 +217,10 @@ class ProgressBar(Callback):
         if self.by_time:
             self.bar.n = min(self.bar.total, fraction * self.total)
             self.bar.set_postfix({"step": step, **self.losses}, refresh=False)
-            self.bar.refresh() if last else self.bar.update(0)
+            if last:
+                self.bar.refresh()
+            else:
+                self.bar.update(0)   # redraws at most every mininterval
 
     def on_log(self, step, seconds, means):
         self.losses = {k: f"{v:.3g}" for k, v in list(means.items())[:4]}
