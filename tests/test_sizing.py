@@ -17,8 +17,11 @@ def digits():
 
 
 @pytest.mark.parametrize("loss, cpu, gpu", [
-    ("ns", dict(width=32, batch_size=64, steps=8500), dict(width=64, batch_size=256, steps=6000)),
-    ("wgan-gp", dict(width=32, batch_size=64, steps=6000), dict(width=64, batch_size=256, steps=6000)),
+    ("ns", dict(width=32, batch_size=64, steps=8500, lr=4e-4, lr_d=4e-4),
+     dict(width=64, batch_size=256, steps=6000, lr=2e-4, lr_d=2e-4)),
+    ("wgan-gp", dict(width=32, batch_size=64, steps=6000, lr=1e-4),
+     dict(width=64, batch_size=256, steps=6000, lr=1e-4)),
+    ("wgan", dict(width=32, batch_size=64, lr=5e-5, optimizer="rmsprop"), dict(width=64, lr=5e-5, optimizer="rmsprop")),
 ])
 def test_image_recipes_by_machine(digits, loss, cpu, gpu):
     for sized, want in (("cpu", cpu), ("gpu", gpu)):
@@ -74,7 +77,15 @@ def test_the_command_line_says_what_it_chose(tmp_path, capsys):
                      "--no-progress", "--device", "cpu"]) == 0
     err = capsys.readouterr().err
     assert "defaults sized for a CPU: width 32, batch size 64, 8,500 steps" in err
-    assert "(on a GPU: width 64, batch size 256, 6,000 steps)" in err
+    assert "lr 0.0004, about 10 minutes" in err
+    assert "(on a GPU: width 64, batch size 256, 6,000 steps, lr 0.0002)" in err
+
+
+def test_the_cgan_keeps_the_learning_rate_it_was_measured_with(digits):
+    cgan = ls.models.create("cgan")
+    cgan.sized_for_ = "cpu"
+    assert {k: cgan.recipe(digits.info)[k] for k in ("width", "steps", "lr", "lr_d")} == dict(width=32, steps=8500,
+                                                                                             lr=2e-4, lr_d=2e-4)
 
 
 def test_a_vae_on_images_on_a_cpu_gets_the_classic_mlp_recipe(digits, tmp_path):

@@ -97,7 +97,7 @@ from latentspace.models.base import register
 from latentspace.models.gan_losses import (LOSSES, TARGET_LOSSES, d_accuracy, discriminator_loss,  # noqa: F401
                                            generator_loss, gradient_penalty, has_batch_norm, mode_seeking_ratio,
                                            spectral_normalise)
-from latentspace.models.gan_recipes import LOSS_RECIPES, RECIPES, recipe, sizing_note
+from latentspace.models.gan_recipes import CPU_NS_RECIPES, LOSS_RECIPES, RECIPES, recipe, sizing_note
 from latentspace.models.gan_rejection import D_MAX_ITEMS, largest_logit, rejection_sample
 from latentspace.models.nets import ConvDecoder, ConvEncoder, check_network, dcgan_init, eval_mode, mlp
 from latentspace.models.neural import NeuralModel
@@ -239,8 +239,7 @@ class GAN(NeuralModel):
 
     #: defaults of the parameters left at None, by modality, and what each loss changes in them
     #: (measured where :mod:`latentspace.models.gan_recipes` says)
-    recipes = RECIPES
-    loss_recipes = LOSS_RECIPES
+    recipes, loss_recipes, cpu_ns = RECIPES, LOSS_RECIPES, CPU_NS_RECIPES
     param_types = {"width": int, "lr": float, "lr_d": float, "beta1": float, "beta2": float, "instance_noise": float,
                    "r1_gamma": float, "top_k": float, "rejection_sampling": bool, "d_steps": int, "optimizer": str,
                    "gp_lambda": float, "d_gate": float, "mode_seeking": float}
@@ -303,12 +302,12 @@ class GAN(NeuralModel):
         return self.recipe(data.info).get("lr_schedule", self.default_lr_schedule)
 
     def sizing_note(self, cfg) -> str | None:
-        return sizing_note(self.recipes, self.loss_recipes, self.info_, self.loss, self.sized_for_)
+        return sizing_note(self.recipes, self.loss_recipes, self.info_, self.loss, self.sized_for_, self.cpu_ns)
 
     # -- settings -------------------------------------------------------------------
     def recipe(self, info) -> dict:
         """The defaults for data described by ``info``: ``recipes`` updated by ``loss_recipes``."""
-        return recipe(self.recipes, self.loss_recipes, info, self.loss, self.sized_for_)
+        return recipe(self.recipes, self.loss_recipes, info, self.loss, self.sized_for_, self.cpu_ns)
 
     #: the settings resolved when the networks were built: {parameter: value used}
     settings_ = None

@@ -46,39 +46,39 @@ LOSS_RECIPES = {
 }
 
 
-#: what a CPU changes in the defaults above (``sized_for="cpu"``: training on the CPU), by modality
-#: and loss. Images with the non-saturating loss: the DCGAN recipe at a quarter of the work per
-#: step (width 32, batch 64), measured on MNIST on 2 cores: 8,500 steps in 592 s, all 10 classes
-#: at 5.9-14.6%, precision 0.73, recall 0.93 (docs/gan-family.md); the GPU-sized defaults would
-#: take about two hours there. The other losses get the same networks and batch (their step
-#: counts are not yet measured on a CPU). Volumes and points were measured on a CPU already.
-CPU_RECIPES = {
-    "image": dict(width=32, batch_size=64, steps=8500),
-    "spectrogram": dict(width=32, batch_size=64, steps=8500),
-}
-CPU_LOSS_STEPS = {"wgan": None, "wgan-gp": None}   # None: the loss's own steps
+#: what a CPU changes in the defaults above (``sized_for="cpu"``: training on the CPU), by modality:
+#: images get the DCGAN networks at a quarter of the work per step (width 32, batch 64); the GPU-sized
+#: defaults would take about two hours on MNIST on 2 cores. Volumes and points were measured on a CPU
+#: already and keep their recipes.
+CPU_RECIPES = {"image": dict(width=32, batch_size=64), "spectrogram": dict(width=32, batch_size=64)}
+#: and, with the non-saturating loss (``gan``, ``dcgan``), the run's length and learning rates, measured
+#: on MNIST on 2 cores (docs/gan-family.md): 8,500 steps in 560 s at Adam 4e-4 for both networks give
+#: FD 0.69, precision 0.76, recall 0.94, 10/10 classes at 6.4-13.2% (at 2e-4: FD 1.13, precision 0.73,
+#: recall 0.93). The Wasserstein losses keep their papers' rates and step counts (not yet measured here).
+CPU_NS_RECIPES = {kind: dict(steps=8500, lr=4e-4, lr_d=4e-4) for kind in ("image", "spectrogram")}
 
 
-def recipe(recipes: dict, loss_recipes: dict, info, loss: str, sized_for: str = "gpu") -> dict:
+def recipe(recipes: dict, loss_recipes: dict, info, loss: str, sized_for: str = "gpu",
+           cpu_ns: dict = CPU_NS_RECIPES) -> dict:
     """The defaults for data described by ``info`` and the loss ``loss``: ``recipes`` updated by ``loss_recipes``,
-    then, when ``sized_for == "cpu"``, by ``CPU_RECIPES``."""
+    then, when ``sized_for == "cpu"``, by ``CPU_RECIPES`` (and ``cpu_ns`` for the non-saturating loss)."""
     kind = "spatial" if info.spec.spatial else "points"
     by_loss = loss_recipes.get(loss, {})
     out = {**recipes.get(info.modality, recipes[kind]), **by_loss.get(info.modality, by_loss.get(kind, {}))}
     if sized_for == "cpu":
-        cpu = dict(CPU_RECIPES.get(info.modality, {}))
-        if loss in CPU_LOSS_STEPS and "steps" in cpu:
-            del cpu["steps"]
-        out.update(cpu)
+        out.update(CPU_RECIPES.get(info.modality, {}))
+        if loss == "ns":
+            out.update(cpu_ns.get(info.modality, {}))
     return out
 
 
-def sizing_note(recipes: dict, loss_recipes: dict, info, loss: str, sized_for: str) -> str | None:
+def sizing_note(recipes: dict, loss_recipes: dict, info, loss: str, sized_for: str,
+                cpu_ns: dict = CPU_NS_RECIPES) -> str | None:
     """The line ``latentspace train`` prints when the defaults were sized for a CPU, or None."""
     if sized_for != "cpu" or not CPU_RECIPES.get(info.modality):
         return None
-    cpu, gpu = (recipe(recipes, loss_recipes, info, loss, k) for k in ("cpu", "gpu"))
+    cpu, gpu = (recipe(recipes, loss_recipes, info, loss, k, cpu_ns) for k in ("cpu", "gpu"))
     return (f"defaults sized for a CPU: width {cpu['width']}, batch size {cpu['batch_size']}, {cpu['steps']:,} "
-            f"steps, about 10 minutes on 2 cores for 28x28 images (on a GPU: width {gpu['width']}, batch size "
-            f"{gpu['batch_size']}, {gpu['steps']:,} steps); --set width=N, --batch-size, --steps or --time "
-            "choose others")
+            f"steps, lr {cpu['lr']:g}, about 10 minutes on 2 cores for 28x28 images (on a GPU: width "
+            f"{gpu['width']}, batch size {gpu['batch_size']}, {gpu['steps']:,} steps, lr {gpu['lr']:g}); --set, "
+            "--batch-size, --steps or --time choose others")
