@@ -17,7 +17,7 @@ def digits():
 
 
 @pytest.mark.parametrize("loss, cpu, gpu", [
-    ("ns", dict(width=32, batch_size=64, steps=8500, lr=4e-4, lr_d=4e-4),
+    ("ns", dict(width=32, batch_size=64, steps=8500, lr=6e-4, lr_d=6e-4),
      dict(width=64, batch_size=256, steps=6000, lr=2e-4, lr_d=2e-4)),
     ("wgan-gp", dict(width=32, batch_size=64, steps=6000, lr=1e-4),
      dict(width=64, batch_size=256, steps=6000, lr=1e-4)),
@@ -77,7 +77,7 @@ def test_the_command_line_says_what_it_chose(tmp_path, capsys):
                      "--no-progress", "--device", "cpu"]) == 0
     err = capsys.readouterr().err
     assert "defaults sized for a CPU: width 32, batch size 64, 8,500 steps" in err
-    assert "lr 0.0004, about 10 minutes" in err
+    assert "lr 0.0006, about 10 minutes" in err
     assert "(on a GPU: width 64, batch size 256, 6,000 steps, lr 0.0002)" in err
 
 
