@@ -54,3 +54,17 @@ def snapshot(root: Path) -> dict:
             out[str(p.relative_to(root))] = (st.st_mode, st.st_size, st.st_mtime_ns, digest,
                                              os.readlink(p) if p.is_symlink() else None)
     return out
+
+
+def exploding_gan(step: int, loss: str):
+    """A GAN class whose loss ``loss`` becomes NaN at training step ``step`` (0-based), as a diverging run's does."""
+    from latentspace.models.gan import GAN
+
+    class ExplodingGAN(GAN):
+        def train_step(self, batch, k):
+            logs = super().train_step(batch, k)
+            if k == step:
+                logs[loss] = float("nan")
+            return logs
+
+    return ExplodingGAN

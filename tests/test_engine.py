@@ -16,7 +16,7 @@ from latentspace.models.gan import GAN
 from latentspace.storage import load_state
 from latentspace.train import run as runfolder
 
-from conftest import weights, assert_same_weights
+from conftest import assert_same_weights, exploding_gan, weights
 
 SMALL = dict(hidden=32, layers=2)
 
@@ -116,12 +116,7 @@ def test_checkpoint_write_is_atomic(ring, tmp_path, monkeypatch):
     assert not [p for p in (run / "checkpoints").iterdir() if p.name != "latest.safetensors"]  # no temp files
 
 
-class ExplodingGAN(GAN):
-    def train_step(self, batch, step):
-        logs = super().train_step(batch, step)
-        if step == 24:
-            logs["loss_d"] = float("nan")
-        return logs
+ExplodingGAN = exploding_gan(step=24, loss="loss_d")
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(ring, tmp_path):

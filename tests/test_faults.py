@@ -24,7 +24,7 @@ from latentspace.runs import load_run
 from latentspace.storage import load_state
 from latentspace.train import run as runfolder
 
-from conftest import weights, assert_same_weights
+from conftest import assert_same_weights, exploding_gan, weights
 
 STEPS = 40
 #: a small GAN, a checkpoint after every step, a log line after every step (to see where a run is)
@@ -142,12 +142,7 @@ def test_sigterm_and_sigint_save_a_checkpoint_and_exit_cleanly(sig, code, refere
     assert_same_weights(weights(run), reference)
 
 
-class ExplodingGAN(GAN):
-    def train_step(self, batch, step):
-        logs = super().train_step(batch, step)
-        if step == 13:
-            logs["loss_g"] = float("nan")
-        return logs
+ExplodingGAN = exploding_gan(step=13, loss="loss_g")
 
 
 def test_nan_at_step_k_keeps_the_last_good_checkpoint_loadable(tmp_path):
