@@ -15,8 +15,8 @@ from latentspace.data.arrays import points_dataset
 from latentspace.errors import UserError
 from latentspace.metrics import evaluate, format_results
 from latentspace.metrics.likelihood import heldout_nll
+from latentspace.models.likelihoods import binarize
 from latentspace.models.vae import (
-    binarize,
     continuous_bernoulli_log_norm,
     continuous_bernoulli_log_prob,
     continuous_bernoulli_mean,
@@ -86,7 +86,7 @@ def test_importance_estimate_on_a_trained_linear_vae_matches_its_closed_form():
     z = rng.standard_normal((3000, 2))
     x = z @ rng.standard_normal((2, 5)) + 0.3 * rng.standard_normal((3000, 5)) + 2.0
     data = points_dataset("linear-gaussian", x)
-    vae = ls.models.create("vae", layers=0, latent_dim=2, likelihood="gaussian", lr=1e-2)
+    vae = ls.models.create("vae", layers=0, latent_dim=2, likelihood="gaussian", lr=1e-2, prior="normal")
     vae.fit(data, steps=400, batch_size=256, progress=False)
     (dec,) = linears(vae.nets_["decoder"])
     w, b = dec.weight.detach().double(), dec.bias.detach().double()

@@ -57,6 +57,10 @@ which is :math:`\mathcal L_K`: a stochastic lower bound on :math:`\log p(x)` (in
 that tightens as :math:`K` grows. The estimator is validated against probabilistic PCA, where
 :math:`\log p(x)` is exact (tests/test_vae.py).
 
+After training, the unconditional flavours replace :math:`\mathcal N(0, I)` in sampling and in
+``score_samples`` by a Gaussian mixture fitted to the aggregate posterior (``prior="auto"``; stated
+and measured in :mod:`latentspace.models.latent_prior`); ``prior="normal"`` keeps :math:`\mathcal N(0, I)`.
+
 Active units (Burda et al. 2016): latent dimension :math:`u` is active when
 :math:`A_u = \operatorname{Cov}_x\big(\mathbb E_{q(z|x)}[z_u]\big) > 10^{-2}`.
 """
@@ -73,12 +77,14 @@ from torch import nn
 from latentspace.errors import UserError
 from latentspace.models.base import check_labels, register
 from latentspace.models.likelihoods import (LIKELIHOOD_OF, LOG_2PI, TEST_BINARIZE_SEED, UNIT_LIKELIHOODS,  # noqa: F401
-                                            auto_likelihood, bernoulli_log_prob, binarize,
+                                            auto_likelihood, bernoulli_log_prob,
                                             continuous_bernoulli_log_norm, continuous_bernoulli_log_prob,
                                             continuous_bernoulli_mean, discretized_logistic_log_prob,
                                             gaussian_log_prob, log_px_given_z, unit_mean)
 from latentspace.models.nets import ConvDecoder, ConvEncoder, check_network, mlp
 from latentspace.models.neural import NeuralModel
+from latentspace.models.latent_prior import MixturePrior
+from latentspace.models.vae_likelihood import VAELikelihood
 from latentspace.models.vae_nets import CPU_RECIPES, Decoder, Encoder, LogVar
 
 #: decoder likelihoods p(x|z)
@@ -89,10 +95,12 @@ ARCHS = ("auto", "mlp", "conv")
 OBJECTIVES = ("elbo", "iwae")
 #: how training items are binarised
 BINARIZE = ("auto", "dynamic", "off")
+#: the prior after training: auto is the fitted mixture for the unconditional flavours, N(0, I) for cvae
+PRIORS = ("auto", "normal", "mixture")
 
 
 @register
-class VAE(NeuralModel):
+class VAE(VAELikelihood, NeuralModel):
     """A variational autoencoder; the flavours ``beta-vae``, ``cvae`` and ``iwae`` are this model too.
 
     Parameters
@@ -136,6 +144,15 @@ class VAE(NeuralModel):
         Adam learning rate.
     k : int
         Importance samples per item in ``score_samples`` (default 1000).
+    prior : {"auto", "normal", "mixture"}
+        The prior :math:`p(z)` after training, in ``sample`` and ``score_samples`` (training always
+        uses N(0, I)). ``mixture``: a Gaussian mixture fitted by EM to one posterior draw per training
+        item (up to 20,000) after the last step (:mod:`~latentspace.models.latent_prior`); measured on
+        MNIST it cut FD from 3.95 to 0.39 and the held-out NLL from 86.40 to 84.14 nats. ``auto``:
+        ``mixture``, except N(0, I) for ``cvae``, whose prior is per class.
+    prior_components : int
+        Components of the mixture prior (fewer for small sets: at most one per 100 fitted codes). 50
+        was the best of 10, 20 and 50 on MNIST (FD 1.09, 0.62, 0.39).
     encoder, decoder : torch.nn.Module, optional
         Networks of your own in place of the built-in ones (each independently; ``latent_dim``
         required). The encoder maps model-space items ``(n, *shape)`` (cvae: with the one-hot
@@ -163,7 +180,8 @@ class VAE(NeuralModel):
     latent = "continuous"
     inversion = "gradient"
     reports_elbo = True
-    choices = {"likelihood": LIKELIHOODS, "arch": ARCHS, "objective": OBJECTIVES, "binarize": BINARIZE}
+    choices = {"likelihood": LIKELIHOODS, "arch": ARCHS, "objective": OBJECTIVES, "binarize": BINARIZE,
+               "prior": PRIORS}
     default_steps = 5000
     default_batch_size = 128
 
@@ -172,7 +190,8 @@ class VAE(NeuralModel):
     def __init__(self, latent_dim: int = 0, likelihood: str = "auto", sigma: float = 0.0, arch: str = "auto",
                  hidden: int | None = None, layers: int = 2, width: int = 32, beta: float = 1.0, warmup: int = 0,
                  free_bits: float = 0.0, objective: str = "elbo", k_train: int = 1, binarize: str = "auto",
-                 lr: float = 1e-3, k: int = 1000, encoder=None, decoder=None):
+                 lr: float = 1e-3, k: int = 1000, prior: str = "auto", prior_components: int = 50,
+                 encoder=None, decoder=None):
         self.latent_dim = latent_dim
         self.likelihood = likelihood
         self.sigma = sigma
@@ -188,6 +207,8 @@ class VAE(NeuralModel):
         self.binarize = binarize
         self.lr = lr
         self.k = k
+        self.prior = prior
+        self.prior_components = prior_components
         self.encoder = encoder
         self.decoder = decoder
 
@@ -210,7 +231,8 @@ class VAE(NeuralModel):
     def resolved_params(self) -> dict:
         own = [k for k in ("encoder", "decoder") if getattr(self, k) is not None]
         return {**super().resolved_params(), "latent_dim": self.z_dim, "likelihood": self.obs_model,
-                "binarize": self.binarized, "networks": self.network_kind(), "own_networks": own}
+                "binarize": self.binarized, "networks": self.network_kind(), "own_networks": own,
+                "prior": self.prior_kind}
 
     #: the likelihood ``auto`` resolved to, from the training items' values (see ``auto_likelihood``)
     likelihood_ = None
@@ -233,6 +255,13 @@ class VAE(NeuralModel):
     def likelihood_of(self) -> str:
         binary = self.obs_model == "bernoulli" and self.binarized
         return "discrete-binary" if binary else LIKELIHOOD_OF[self.obs_model]
+
+    @property
+    def prior_kind(self) -> str:
+        """``normal`` or ``mixture``: the prior used after training (``auto`` resolved)."""
+        if self.prior == "auto":
+            return "normal" if self.conditional else "mixture"
+        return self.prior
 
     @property
     def binarized(self) -> bool:
@@ -267,7 +296,7 @@ class VAE(NeuralModel):
     def _check_params(self):
         checks = [("latent_dim", self.latent_dim, 0), ("hidden", self.hidden or 1, 1), ("layers", self.layers, 0),
                   ("width", self.width, 1), ("warmup", self.warmup, 0), ("k_train", self.k_train, 1),
-                  ("k", self.k, 1)]
+                  ("k", self.k, 1), ("prior_components", self.prior_components, 1)]
         for name, value, low in checks:
             if int(value) != value or value < low:
                 raise UserError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -276,6 +305,9 @@ class VAE(NeuralModel):
                 raise UserError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.lr <= 0:
             raise UserError(f"lr must be positive, got {self.lr!r}")
+        if self.conditional and self.prior == "mixture":
+            raise UserError(f"{self.name}'s prior is N(0, I) given each class; the mixture prior is for the "
+                            "unconditional flavours: use prior=auto (or normal)")
         if self.objective == "iwae" and self.free_bits > 0:
             raise UserError("free bits floor the ELBO's per-dimension KL, which the iwae bound has not; "
                             "use free_bits=0 with objective iwae")
@@ -283,6 +315,7 @@ class VAE(NeuralModel):
     # -- networks ------------------------------------------------------------------------------
     def _build(self, info):
         self._check_params()
+        self.prior_ = None  # fitted after training, on the networks being built now
         obs = self.obs_model
         if obs in UNIT_LIKELIHOODS and info.clip != (0.0, 1.0):
             raise UserError(f"likelihood {obs!r} needs data in [0, 1] (images or volumes); "
@@ -364,7 +397,8 @@ class VAE(NeuralModel):
         -------
         dict
             ``log_px`` = log p(x|z_i), ``log_pz`` = log p(z_i), ``log_qz`` = log q(z_i|x), each
-            ``(k, n)``; ``mu`` and ``logvar`` of q, each ``(n, latent_dim)``.
+            ``(k, n)``, with log p(z) under N(0, I) (the training prior); ``mu`` and ``logvar`` of q, each
+            ``(n, latent_dim)``; the draws ``z``, ``(k, n, latent_dim)``.
         """
         mu, logvar = self._posterior(x, y)
         if eps is None:
@@ -376,7 +410,7 @@ class VAE(NeuralModel):
         log_px = self._log_px_given_z(target, self.net("decoder")(z.reshape(k * n, -1), yk)).view(k, n)
         log_pz = (-0.5 * (LOG_2PI + z ** 2)).sum(2)
         log_qz = (-0.5 * (LOG_2PI + logvar + eps ** 2)).sum(2)
-        return {"log_px": log_px, "log_pz": log_pz, "log_qz": log_qz, "mu": mu, "logvar": logvar}
+        return {"log_px": log_px, "log_pz": log_pz, "log_qz": log_qz, "mu": mu, "logvar": logvar, "z": z}
 
     def loss_terms(self, x, y=None, step: int = 0, eps=None) -> dict:
         """The training objective on model-space items ``x`` at step ``step`` (tensors).
@@ -425,11 +459,12 @@ class VAE(NeuralModel):
         return {key: terms[key].detach().item() for key in keys}
 
     def end_training(self, data) -> None:
-        """Count the active units on (up to) 2,000 training items."""
+        """Count the active units on (up to) 2,000 training items; fit the mixture prior (``prior``)."""
         x = data.to_data(data.x[:2000])
         x, _ = self.likelihood_items(x)
         y = data.y[:2000] if self.conditional else None
         self.active_units_ = self.active_units(x, labels=y)
+        self.prior_ = self._fit_prior(data) if self.prior_kind == "mixture" else None
 
     # -- labels (cvae) ---------------------------------------------------------------------------
     def _labels_for(self, n: int, labels, *, required: bool = False, what: str = "") -> torch.Tensor | None:
@@ -453,7 +488,7 @@ class VAE(NeuralModel):
 
     @torch.no_grad()
     def sample(self, n, *, seed=None, labels=None, **cond):
-        """``n`` items in data space: decoder means at latent codes drawn from the prior.
+        """``n`` items in data space: decoder means at latent codes drawn from the prior (:meth:`prior_codes`).
 
         For ``cvae``, ``labels`` gives one class for all items or one per item (default: the
         classes in turn). The means are Bernoulli probabilities (continuous-Bernoulli means,
@@ -462,7 +497,7 @@ class VAE(NeuralModel):
         self._check_fitted()
         n = self._check_n(n)
         y = self._labels_for(n, labels)
-        return self.decode(self._noise(n, seed, self.z_dim), labels=None if y is None else y.cpu())
+        return self.decode(self.prior_codes(n, seed), labels=None if y is None else y.cpu())
 
     @torch.no_grad()
     def decode(self, z, labels=None):
@@ -507,94 +542,15 @@ class VAE(NeuralModel):
         """
         return int((self.latent_activity(x, labels) > threshold).sum())
 
-    def likelihood_items(self, x):
-        """The items a held-out likelihood is measured on, and a note saying how they were made.
-
-        For a model trained on binarised items: ``x`` binarised once with the fixed seed
-        ``TEST_BINARIZE_SEED`` (:func:`binarize`); otherwise ``x`` itself and None.
-        """
-        if not self.binarized:
-            return x, None
-        return binarize(x, TEST_BINARIZE_SEED), (f"binarised once with fixed seed {TEST_BINARIZE_SEED} "
-                                                 "(trained on dynamic binarisations)")
-
-    def _jacobian(self) -> float:
-        return self._log_det_to_data() if self.obs_model == "gaussian" else 0.0
-
-    @torch.no_grad()
-    def elbo(self, x, labels=None) -> torch.Tensor:
-        """Per-item ELBO (nats; one reparameterised draw, analytic KL) of data-space items ``x``.
-
-        For ``cvae`` it bounds log p(x|y) and needs ``labels``.
-        """
-        xm, y = self._items_and_labels(x, labels, "ELBO")
-        self.set_train(False)
-
-        def one(xb, yb=None):
-            t = self.log_weights(xb, yb, 1)
-            kl = 0.5 * (t["mu"] ** 2 + t["logvar"].exp() - 1.0 - t["logvar"]).sum(1)
-            return t["log_px"][0] - kl
-
-        return self._map(one, xm, y).cpu().double() + self._jacobian()
-
-    @torch.no_grad()
-    def score_samples(self, x, k: int | None = None, seed: int | None = 0, labels=None,
-                      max_draws: int = 4096) -> torch.Tensor:
-        """Importance-sampled estimate of log p(x) per data-space item (nats); cvae: log p(x|y).
-
-        ``log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x)`` with ``z_i ~ q(z|x)``: a stochastic lower
-        bound on log p(x) (in expectation) that tightens as ``k`` grows (default: the ``k``
-        parameter, 1000), and equals the ELBO in expectation at ``k=1``.
-
-        Parameters
-        ----------
-        x : tensor (n, *shape)
-            Data-space items. For a model trained on binarised items they should be binary,
-            e.g. from :meth:`likelihood_items` (as ``evaluate`` does); the Bernoulli likelihood
-            of grey levels is a cross-entropy, not a log-probability.
-        k : int, optional
-            Importance samples per item.
-        seed : int, optional
-            Seeds the draws (None: the global generator).
-        labels : tensor (n,) of int
-            The items' classes; required by cvae, refused by the unconditional flavours.
-        max_draws : int
-            Decoder evaluations per batch (fewer for large items), which bounds the memory.
-
-        Returns
-        -------
-        torch.Tensor
-            ``(n,)`` float64. A log-density of the data-space values for the Gaussian likelihood,
-            a log-probability for the Bernoulli (binary data) and logistic (256 levels) ones, a
-            log-density on [0, 1] for the continuous Bernoulli.
-        """
-        k = int(k or self.k)
-        if k < 1:
-            raise UserError(f"k must be a positive integer, got {k}")
-        xm, y = self._items_and_labels(x, labels, "likelihood (log p(x|y))")
-        self.set_train(False)
-        gen = torch.Generator(device=self.device_).manual_seed(seed) if seed is not None else None
-        draws = max(1, min(int(max_draws), 2 ** 22 // max(1, self.info_.dim)))   # ~16 MB of targets per pass
-        k_block = min(k, draws)
-        chunk = max(1, draws // k_block)
-        out = []
-        for i in range(0, len(xm), chunk):
-            xb = xm[i:i + chunk]
-            yb = y[i:i + chunk] if y is not None else None
-            blocks = []
-            for j in range(0, k, k_block):
-                eps = torch.randn((min(k_block, k - j), len(xb), self.z_dim), generator=gen, device=xb.device)
-                t = self.log_weights(xb, yb, eps=eps)
-                blocks.append(t["log_px"] + t["log_pz"] - t["log_qz"])
-            out.append(torch.logsumexp(torch.cat(blocks).double(), 0) - math.log(k))
-        return torch.cat(out).cpu() + self._jacobian()
-
     # -- persistence ---------------------------------------------------------------------------------
     def _get_state(self):
         tensors, extra = super()._get_state()
+        if self.prior_ is not None:
+            tensors["prior"] = self.prior_.state()
         return tensors, {**extra, "active_units": self.active_units_, "likelihood": self.obs_model}
 
     def _set_state(self, tensors, extra):
         self.likelihood_ = extra.get("likelihood")  # the networks' shape depends on it
         super()._set_state(tensors, extra)
         self.active_units_ = extra.get("active_units")
+        self.prior_ = MixturePrior.from_state(tensors.get("prior"))
