@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 import latentspace as ls
 from latentspace import cli
@@ -109,3 +110,23 @@ def test_the_command_line_says_what_it_chose_for_a_vae(tmp_path, capsys):
     err = capsys.readouterr().err
     assert ("defaults sized for a CPU: arch mlp, hidden 512, batch size 100, lr schedule cosine, steps 24,000"
             in err)
+
+
+def test_cyclegan_on_a_cpu_gets_the_measured_small_generators(tmp_path, monkeypatch):
+    a = ls.data.load("digits")
+    b = ls.data.load("digits")
+    model = ls.models.create("cyclegan", d_width=8, bank_size=8)
+    model.fit(a, data_b=b, steps=1, batch_size=4, out=tmp_path / "run", progress=False, device="cpu")
+    assert model.sized_for_ == "cpu" and model._default_steps(a) == 1100
+    assert (model.setting("width"), model.setting("blocks")) == (16, 3)
+    first_conv = next(m for m in model.nets_["G"].modules() if isinstance(m, torch.nn.Conv2d))
+    assert first_conv.out_channels == 16
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    resolved = config["resolved"]
+    assert (resolved["width"], resolved["blocks"], resolved["sized_for"]) == (16, 3, "cpu")
+    again = ls.load(tmp_path / "run")
+    assert (again.setting("width"), again.setting("blocks")) == (16, 3)
+    monkeypatch.setattr(NeuralModel, "_sized_for", staticmethod(lambda device, run=None: "gpu"))
+    gpu = ls.models.create("cyclegan", blocks=1, d_width=8, bank_size=8).fit(a, data_b=b, steps=1, batch_size=4,
+                                                                              progress=False)
+    assert (gpu.setting("width"), gpu.setting("blocks"), gpu._default_steps(a)) == (32, 1, 2000)
