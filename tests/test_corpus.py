@@ -94,6 +94,26 @@ def _idx_folder(t: Path, broken: bytes | None = None):
         (t / "idx" / (name + ".gz")).write_bytes(gzip.compress(data, mtime=0))
 
 
+def _raw_zip(members: dict) -> bytes:
+    """A zip whose entry names are written as given (``../evil.png``, ``/tmp/evil.png``), stored uncompressed."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members.items():
+            info = zipfile.ZipInfo("placeholder")
+            info.filename = name
+            z.writestr(info, data)
+    return buf.getvalue()
+
+
+def _encrypted(blob: bytes) -> bytes:
+    """``blob`` with every central-directory record flagged as encrypted."""
+    out, at = bytearray(blob), 0
+    while (at := out.find(b"PK\x01\x02", at)) >= 0:
+        out[at + 8] |= 0x1
+        at += 4
+    return bytes(out)
+
+
 def _name(key: str) -> str:
     """``imgs__a_png`` -> ``imgs/a.png``: ``__`` separates folders, a segment's last ``_`` is its dot."""
     return "/".join(".".join(seg.rsplit("_", 1)) for seg in key.split("__"))
@@ -183,6 +203,18 @@ def data_case(id, name, make, phrases, *more, **kw) -> Case:
     return Case(id, phrases, cli=train(name, *more), api=lambda t: ls.data.load(name), make=make, **kw)
 
 
+def collection_case(id, name, options: dict, make, phrases) -> Case:
+    """A collection case: ``latentspace train gan --data NAME --OPTION VALUE`` and ``ls.data.load(NAME, **options)``."""
+    flags = []
+    for key, value in options.items():
+        flags += [f"--{key.replace('_', '-')}", str(value)]
+    return Case(id, phrases, cli=train(name, *flags), api=lambda t: ls.data.load(name, **options), make=make)
+
+
+#: three flat images in imgs/
+IMGS3 = files(imgs__a_png=_png(), imgs__b_png=_png(1), imgs__c_png=_png(2))
+
+
 def _denied(path, *args, **kw):
     """``open`` as it behaves on a file the user may not read."""
     if Path(path).name == "locked.npy":
@@ -225,6 +257,70 @@ CASES = [
               ("cannot read image imgs/b.jpg",)),
     Case("folder-size-too-small", ("option size must be at least 4",), cli=train("imgs", "--size", "2"),
          api=lambda t: ls.data.load("imgs", size=2), make=files(imgs__a_png=_png(), imgs__b_png=_png(1))),
+    # -- collections: label tables, label patterns, zip archives, classes by depth, a minimum per class ---------
+    collection_case("zip-missing", "missing.zip", {}, None, ("no such file: missing.zip", "check the path")),
+    collection_case("zip-zero-byte", "x.zip", {}, files(x_zip=b""), ("x.zip is not a readable zip archive",
+                                                                      "re-create it")),
+    collection_case("zip-random-bytes", "x.zip", {}, files(x_zip=bytes(range(256)) * 3),
+                    ("x.zip is not a readable zip archive",)),
+    collection_case("zip-truncated", "x.zip", {}, files(x_zip=_raw_zip({"a.png": _png(), "b.png": _png(1)})[:150]),
+                    ("x.zip is not a readable zip archive",)),
+    collection_case("zip-slip-dotdot", "x.zip", {}, files(x_zip=_raw_zip({"a.png": _png(), "b.png": _png(1),
+                                                                            "../evil.png": _png(2)})),
+                    ("x.zip holds an entry whose path leaves the archive ('../evil.png')", "re-create the archive")),
+    collection_case("zip-absolute-member", "x.zip", {}, files(x_zip=_raw_zip({"a.png": _png(), "b.png": _png(1),
+                                                                                "/tmp/evil.png": _png(2)})),
+                    ("leaves the archive ('/tmp/evil.png')",)),
+    collection_case("zip-corrupt-member", "x.zip", {},
+                    files(x_zip=_raw_zip({"a.png": _png(), "b.png": _png(1)}).replace(b"IEND", b"IENX")),
+                    ("cannot read x.zip:a.png", "bad crc-32", "re-create it")),
+    collection_case("zip-encrypted-member", "x.zip", {}, files(x_zip=_encrypted(_raw_zip({"a.png": _png(),
+                                                                                         "b.png": _png(1)}))),
+                    ("x.zip:a.png is encrypted", "without a password")),
+    collection_case("zip-no-images", "x.zip", {}, files(x_zip=_raw_zip({"notes.txt": b"hi"})),
+                    ("x.zip holds no images", "an archive of images")),
+    collection_case("labels-missing-table", "imgs", {"labels": "nope.csv"}, IMGS3,
+                    ("no such labels file: nope.csv", "check the path")),
+    collection_case("labels-name-missing-files", "imgs", {"labels": "labels.csv"},
+                    both(IMGS3, files(labels_csv="file,label\na.png,x\nb.png,y\nc.png,y\ngone.png,x\nz.png,y\n")),
+                    ("labels.csv names 2 files not among the images of imgs, e.g. 'gone.png'", "fix the paths")),
+    collection_case("labels-unlabelled-images", "imgs", {"labels": "labels.csv"},
+                    both(IMGS3, files(labels_csv="file,label\na.png,x\nb.png,y\n")),
+                    ("no row in labels.csv for 1 of 3 images, e.g. 'c.png'", "drop_unlabelled=true")),
+    collection_case("labels-no-file-column", "imgs", {"labels": "labels.csv"},
+                    both(IMGS3, files(labels_csv="image_name,label\na.png,x\n")),
+                    ("labels.csv has no file column", "header row naming the columns file and label")),
+    collection_case("labels-empty-label", "imgs", {"labels": "labels.csv"},
+                    both(IMGS3, files(labels_csv="file,label\na.png,x\nb.png,\nc.png,y\n")),
+                    ("labels.csv row 3 gives no label", "fill it in or remove the row")),
+    collection_case("labels-file-twice", "imgs", {"labels": "labels.csv"},
+                    both(IMGS3, files(labels_csv="file,label\na.png,x\nb.png,y\nc.png,y\na.png,y\n")),
+                    ("names 'a.png' twice (rows 2 and 5)", "give each file once")),
+    collection_case("labels-not-utf8", "imgs", {"labels": "labels.csv"},
+                    both(IMGS3, files(labels_csv=b"file,label\na.png,\xe9t\xe9\n")),
+                    ("labels.csv is not utf-8 text", "save the table as utf-8")),
+    collection_case("labels-and-pattern", "imgs", {"labels": "labels.csv", "label_pattern": "(?P<label>.)"},
+                    both(IMGS3, files(labels_csv="file,label\n")), ("not both",)),
+    collection_case("pattern-invalid", "imgs", {"label_pattern": "(?P<label>[a-z]"}, IMGS3,
+                    ("is not a valid regular expression", "fix it")),
+    collection_case("pattern-without-label-group", "imgs", {"label_pattern": "([a-z])"}, IMGS3,
+                    ("has no group named 'label'", "(?p<label>...)")),
+    collection_case("pattern-no-match", "imgs", {"label_pattern": "^(?P<label>[ab])"}, IMGS3,
+                    ("finds no label in 1 of 3 images of imgs, e.g. 'c.png'", "change the pattern")),
+    collection_case("class-depth-images-above", "imgs", {"class_depth": 2},
+                    files(imgs__s__a__1_png=_png(), imgs__s__a__2_png=_png(1), imgs__s__3_png=_png(2)),
+                    ("1 image lies above the class folders (class_depth=2), e.g. 's/3.png'", "drop_unlabelled=true")),
+    collection_case("class-depth-negative", "imgs", {"class_depth": -1}, IMGS3, ("option class_depth must be at "
+                                                                                  "least 0",)),
+    collection_case("min-per-class-leaves-nothing", "imgs", {"min_per_class": 5},
+                    files(imgs__a__1_png=_png(), imgs__a__2_png=_png(1), imgs__b__3_png=_png(2)),
+                    ("no class has 5 or more images", "the largest, 'a', has 2", "lower min_per_class")),
+    collection_case("min-per-class-without-labels", "imgs", {"min_per_class": 2}, IMGS3,
+                    ("min_per_class needs labels", "label_pattern=")),
+    collection_case("min-per-class-zero", "imgs", {"min_per_class": 0}, IMGS3,
+                    ("option min_per_class must be at least 1",)),
+    collection_case("labels-on-an-array", "x.npy", {"labels": "labels.csv"}, files(x_npy=_npy(_rand(10, 2))),
+                    ("takes no option 'labels'", "valid options")),
     # -- .npy / .npz files -----------------------------------------------------------------------------
     data_case("npy-zero-byte", "x.npy", files(x_npy=b""), ("x.npy is empty (0 bytes)", "np.save")),
     data_case("npy-random-bytes", "x.npy", files(x_npy=bytes(range(256)) * 3),

@@ -427,3 +427,124 @@ def test_a_pickle_in_the_mapped_cache_never_runs(tmp_path, monkeypatch, kind):
     assert str(entry) in message
     assert not marker.exists()
     assert snapshot(tmp_path / "pictures") == before
+
+
+# -- zip archives of images and label tables (latentspace.data.sources, .collections) -----------------------
+def _hostile_zip(members: dict, compression=0) -> bytes:
+    """A zip whose entry names are written as given (``../``, ``/abs``), as a hostile tool would."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=compression) as z:
+        for name, data in members.items():
+            info = zipfile.ZipInfo("placeholder")
+            info.filename, info.compress_type = name, compression
+            if isinstance(data, tuple):   # (bytes, external_attr): e.g. a symbolic link
+                data, info.external_attr = data
+            z.writestr(info, data)
+    return buf.getvalue()
+
+
+def _png_bytes(value: int = 0) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L", (6, 6), value).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def no_unpickling(tmp_path, monkeypatch):
+    """cwd = tmp_path with an ``outside`` folder; pickle.load(s) and torch.load fail the test if called."""
+    (tmp_path / "outside").mkdir()
+    monkeypatch.chdir(tmp_path)
+
+    def forbidden(*a, **k):
+        raise AssertionError("something tried to unpickle")
+
+    for owner, name in ((pickle, "load"), (pickle, "loads"), (torch, "load")):
+        monkeypatch.setattr(owner, name, forbidden)
+    return tmp_path
+
+
+@pytest.mark.parametrize("member", ["../outside/evil.png", "../../evil.png", "/tmp/evil.png", "C:/evil.png",
+                                    "..\\outside\\evil.png", "a/../../outside/evil.png"])
+def test_a_zip_entry_leaving_the_archive_is_refused_and_nothing_is_written(no_unpickling, member, capsys):
+    """Zip slip: an entry whose path leaves the archive refuses the whole archive; nothing is unpacked anywhere."""
+    (no_unpickling / "x.zip").write_bytes(_hostile_zip({"a.png": _png_bytes(1), "b.png": _png_bytes(2),
+                                                        member: _png_bytes(3)}))
+    before = snapshot(no_unpickling)
+    api_refuses(lambda: ls.data.load("x.zip"), "entry whose path leaves the archive")
+    cli_refuses(["train", "gan", "--data", "x.zip", "--steps", "2", "--out", "out", "--no-progress"], capsys,
+                "leaves the archive")
+    assert snapshot(no_unpickling) == before
+
+
+def _claim_size(blob: bytes, size: int) -> bytes:
+    """``blob`` with every central-directory record claiming ``size`` uncompressed bytes."""
+    out, at = bytearray(blob), 0
+    while (at := out.find(b"PK\x01\x02", at)) >= 0:
+        out[at + 24:at + 28] = struct.pack("<I", size)
+        at += 4
+    return bytes(out)
+
+
+def test_a_zip_member_claiming_gigabytes_is_refused_unread(no_unpickling, monkeypatch):
+    import zipfile
+
+    blob = _claim_size(_hostile_zip({"a.png": _png_bytes(1), "b.png": _png_bytes(2)}), 0xFFFFFFF0)
+    (no_unpickling / "x.zip").write_bytes(blob)
+    monkeypatch.setattr(zipfile.ZipFile, "read", lambda *a, **k: pytest.fail("a member was read"))
+    message = api_refuses(lambda: ls.data.load("x.zip"), "claims 4.3 GB uncompressed")
+    assert "x.zip:a.png" in message and "re-create it" in message
+
+
+def test_a_zip_bomb_is_refused_before_it_is_inflated(no_unpickling, monkeypatch):
+    """A member that inflates past the limit (here 1 MB: 2 MB of zeros in about 2 KB) is refused from its header."""
+    import zipfile
+
+    from latentspace.data import sources
+
+    monkeypatch.setattr(sources, "MAX_MEMBER_BYTES", 1 << 20)
+    blob = _hostile_zip({"a.png": _png_bytes(1), "b.png": b"\0" * (2 << 20)}, compression=zipfile.ZIP_DEFLATED)
+    assert len(blob) < 10_000
+    (no_unpickling / "bomb.zip").write_bytes(blob)
+    api_refuses(lambda: ls.data.load("bomb.zip", memory="ram"), "bomb.zip:b.png claims 2.1 MB uncompressed")
+
+
+def test_an_encrypted_zip_member_is_refused(no_unpickling):
+    blob = bytearray(_hostile_zip({"a.png": _png_bytes(1), "b.png": _png_bytes(2)}))
+    at = 0
+    while (at := blob.find(b"PK\x01\x02", at)) >= 0:   # set the "encrypted" flag in the central directory
+        blob[at + 8] |= 0x1
+        at += 4
+    (no_unpickling / "x.zip").write_bytes(bytes(blob))
+    api_refuses(lambda: ls.data.load("x.zip"), "is encrypted; re-create the archive without a password")
+
+
+@pytest.mark.parametrize("kind", ["pickle", "torch.save"])
+def test_a_pickle_in_a_zip_or_a_label_table_never_runs(no_unpickling, kind):
+    marker = no_unpickling / "outside" / "PWNED"
+    (no_unpickling / "x.zip").write_bytes(_hostile_zip({"a.png": _png_bytes(1), "b.png": pickled(marker, kind)}))
+    api_refuses(lambda: ls.data.load("x.zip"), "cannot read image x.zip:b.png")
+    (no_unpickling / "imgs").mkdir()
+    for name in ("a.png", "b.png"):
+        (no_unpickling / "imgs" / name).write_bytes(_png_bytes(5))
+    (no_unpickling / "labels.csv").write_bytes(pickled(marker, kind))
+    api_refuses(lambda: ls.data.load("imgs", labels="labels.csv"), "labels.csv is not")
+    assert not marker.exists()
+
+
+def test_a_symbolic_link_in_a_zip_is_read_as_its_bytes_never_followed(no_unpickling):
+    """An entry marked as a link to a file outside is a few bytes of text: not an image, and never opened as a path."""
+    secret = no_unpickling / "outside" / "secret.png"
+    secret.write_bytes(_png_bytes(9))
+    link = (str(secret).encode(), (0o120777 << 16))
+    (no_unpickling / "x.zip").write_bytes(_hostile_zip({"a.png": _png_bytes(1), "b.png": link}))
+    api_refuses(lambda: ls.data.load("x.zip"), "cannot read image x.zip:b.png")
+
+
+def test_a_labels_table_cannot_reach_out_of_the_collection_with_dotdot(no_unpickling):
+    """A table named with ``..`` is looked for from the working folder only, never by climbing out of an archive."""
+    (no_unpickling / "x.zip").write_bytes(_hostile_zip({"a/1.png": _png_bytes(1), "b/2.png": _png_bytes(2)}))
+    api_refuses(lambda: ls.data.load("x.zip", labels="../secret.csv"), "no such labels file: ../secret.csv")

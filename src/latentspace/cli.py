@@ -13,6 +13,9 @@ import os
 import sys
 from pathlib import Path
 
+from latentspace.cli_data import add_data_command, add_data_options, data_argv
+from latentspace.cli_data import data_options as _data_options
+
 EXIT_USAGE = 2
 #: how to give the data when a run does not say what it was trained on
 DATA_HINT = "; give --data NAME_OR_PATH"
@@ -38,19 +41,6 @@ def _parse_set(pairs: list[str]) -> dict:
         except json.JSONDecodeError:
             params[key.strip()] = value
     return params
-
-
-def _data_options(args) -> dict:
-    opts = {}
-    if getattr(args, "data_dir", None):
-        opts["data_dir"] = args.data_dir
-    if getattr(args, "download", False):
-        opts["download"] = True
-    if getattr(args, "classes", None):
-        opts["classes"] = args.classes
-    if getattr(args, "size", None) is not None:
-        opts["size"] = args.size
-    return opts
 
 
 def _same_source(a: dict, b: dict) -> bool:
@@ -101,7 +91,7 @@ def cmd_list(args) -> int:
         print("datasets:")
         for name, desc in ls.data.available().items():
             print(f"  {name:<14} {desc}")
-        print("  PATH           a folder of images (sub-folders = classes) or a .npy/.npz array")
+        print("  PATH           a folder or .zip of images (sub-folders = classes) or a .npy/.npz array")
     return 0
 
 
@@ -179,6 +169,8 @@ def cmd_train(args) -> int:
         raise UserError("give the data to train on with --data NAME_OR_PATH (see `latentspace list datasets`)")
     model = ls.models.create(args.model, **params)
     data = _load_data(data_source, data_opts)
+    if is_main and data.notes is not None:  # a collection of images: what was loaded, and what left out
+        print(data.summary(), file=sys.stderr)
     if args.resume and source.get("name_or_path") and not _same_source(data.source, source):
         raise UserError(f"{out} is a run on {source['name_or_path']!r}, not {data.source['name_or_path']!r}; resume it "
                         "on its own data (drop --data) or train on the other data with another --out")
@@ -349,9 +341,7 @@ def cmd_compare(args) -> int:
                 "--no-progress"]
         argv += (["--steps", str(args.steps)] if args.steps else []) + (["--overwrite"] if args.overwrite else [])
         argv += ["--time", str(args.time)] if args.time else []
-        argv += (["--data-dir", args.data_dir] if args.data_dir else []) + (["--download"] if args.download else [])
-        argv += ["--classes", args.classes] if args.classes else []
-        argv += ["--size", str(args.size)] if args.size is not None else []
+        argv += data_argv(args)
         t0 = time.perf_counter()
         cmd_train(build_parser().parse_args(argv))
         seconds = time.perf_counter() - t0
@@ -385,11 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--data", help="dataset name or a path to a folder of images or a .npy/.npz file")
     q.add_argument("--data-b", help="domain B of a translation model (cyclegan; --data is domain A), "
                                     "loaded with the same options")
-    q.add_argument("--data-dir", help="folder with the dataset's files (mnist, fashion-mnist)")
-    q.add_argument("--download", action="store_true", help="download the dataset (checksums verified)")
-    q.add_argument("--classes", help="keep only these classes of a labelled dataset, e.g. chair or 3,5,8")
-    q.add_argument("--size", type=int, help="folders of images: the side of the square the images are resized and "
-                                            "padded to (default 64)")
+    add_data_options(q)
     q.add_argument("--steps", type=int, help="training steps (default: the model's; on --resume: the run's)")
     q.add_argument("--time", type=_duration, help="training time budget, e.g. 90s, 10m or 1h: training stops "
                                                   "there and schedules follow the time spent (on --resume: the "
@@ -412,6 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "OUT/tensorboard (needs: pip install tensorboard)")
     q.set_defaults(func=cmd_train)
 
+    add_data_command(sub)
+
     q = sub.add_parser("sample", help="draw samples from a trained model")
     q.add_argument("run", metavar="RUN_OR_MODEL")
     q.add_argument("--n", type=int, default=64)
@@ -423,10 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("evaluate", help="score a trained model against held-out data")
     q.add_argument("run", metavar="RUN_OR_MODEL")
     q.add_argument("--data", help="dataset (default: the run's)")
-    q.add_argument("--data-dir")
-    q.add_argument("--download", action="store_true")
-    q.add_argument("--size", type=int, help="folders of images: the side of the square the images are resized and "
-                                            "padded to (default: the run's)")
+    add_data_options(q, of_run=True, classes=False)
     q.add_argument("--n", type=int, help="samples to draw (default 10,000; 2,500 on toy sets, PacGAN's protocol)")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--nll-items", type=int,
@@ -469,21 +454,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "decode as (default: the first class) and that interpolation walks within; "
                         "reconstructions and latents use each item's own label")
     q.add_argument("--data", help="dataset (default: the run's)")
-    q.add_argument("--data-dir")
-    q.add_argument("--download", action="store_true")
-    q.add_argument("--size", type=int, help="folders of images: the side of the square the images are resized and "
-                                            "padded to (default: the run's)")
+    add_data_options(q, of_run=True, classes=False)
     q.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     q.set_defaults(func=cmd_plot)
 
     q = sub.add_parser("compare", help="train several models on one dataset and compare them in one HTML page")
     q.add_argument("models", nargs="+", metavar="MODEL", help="model names (see `latentspace list models`)")
     q.add_argument("--data", required=True, help="dataset name or a path to a folder of images or a .npy/.npz file")
-    q.add_argument("--data-dir", help="folder with the dataset's files (mnist, fashion-mnist)")
-    q.add_argument("--download", action="store_true", help="download the dataset (checksums verified)")
-    q.add_argument("--classes", help="keep only these classes of a labelled dataset, e.g. chair or 3,5,8")
-    q.add_argument("--size", type=int, help="folders of images: the side of the square the images are resized and "
-                                            "padded to (default 64)")
+    add_data_options(q)
     q.add_argument("--steps", type=int, help="training steps of each neural model (default: the model's); "
                                              "classical models are fitted in one go")
     q.add_argument("--time", type=_duration, help="training time budget of each neural model, e.g. 5m")

@@ -228,6 +228,7 @@ class Dataset:
         self.split = split
         self.source = None  # {"name_or_path", "options"} when made by latentspace.data.load
         self.storage = "memory"  # or "mapped": x is a memory map of a cached file (latentspace.data.mapped)
+        self.notes = None  # a collection's loader: what it left out and why, one line each (see summary())
 
     # -- descriptive properties -------------------------------------------------
     @property
@@ -257,6 +258,30 @@ class Dataset:
         labels = f", {self.num_classes} classes" if self.y is not None else ""
         test = f", test={len(self.test)}" if self.test is not None else ""
         return f"Dataset({self.name!r}, {self.split}={len(self)}{test}, {self.modality} {self.shape}{labels})"
+
+    def summary(self, classes_shown: int = 20) -> str:
+        """What was loaded, as one compact block: items per split and per class, and for a collection
+        (a folder or a zip of images) what its loader left out and why.
+
+        Examples
+        --------
+        >>> print(latentspace.data.load("digits").summary())   # doctest: +SKIP
+        digits: 1,797 items (1,437 training + 360 held out), image (1, 8, 8), 10 classes
+          per class: 0: 178, 1: 182, 2: 177, 3: 183, 4: 181, 5: 182, 6: 181, 7: 179, 8: 174, 9: 180
+        """
+        n_test = len(self.test) if self.test is not None else 0
+        k = self.num_classes
+        labels = f"{k} class{'' if k == 1 else 'es'}" if self.y is not None else "no labels"
+        lines = [f"{self.name}: {len(self) + n_test:,} items ({len(self):,} training + {n_test:,} held out), "
+                 f"{self.modality} {tuple(self.shape)}, {labels}"]
+        if self.y is not None:
+            ys = [self.y] + ([self.test.y] if self.test is not None and self.test.y is not None else [])
+            counts = torch.bincount(torch.cat(ys), minlength=self.num_classes).tolist()
+            shown = [f"{c}: {k:,}" for c, k in zip(self.classes, counts)]
+            more = f", ... ({len(shown) - classes_shown} more)" if len(shown) > classes_shown else ""
+            lines.append("  per class: " + ", ".join(shown[:classes_shown]) + more)
+        lines += [f"  {note}" for note in self.notes or []]
+        return "\n".join(lines)
 
     # -- conversions ------------------------------------------------------------
     def to_data(self, x: torch.Tensor | None = None) -> torch.Tensor:

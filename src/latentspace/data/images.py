@@ -1,4 +1,5 @@
-"""Image datasets: scikit-learn ``digits``, ``mnist`` / ``fashion-mnist`` (idx files) and folders.
+"""Image datasets: scikit-learn ``digits``, ``mnist`` / ``fashion-mnist`` (idx files), and the decoder of
+collections of images (folders and zip archives; found and labelled by :mod:`latentspace.data.collections`).
 
 Every image dataset has data space = intensity in [0, 1] (``clip=(0, 1)``) and model
 space [-1, 1] (``shift=0.5, scale=0.5``); items have shape ``(C, H, W)``.
@@ -9,7 +10,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import re
 import tempfile
 import urllib.request
 import warnings
@@ -20,9 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from latentspace.data.arrays import check_fraction, check_int, image_info, unit_to_model
+from latentspace.data.collections import Collection, collect
 from latentspace.data.dataset import Dataset, make_dataset, seeded_split
-from latentspace.data.mapped import check_memory, files_fingerprint, mapped_splits, should_map
+from latentspace.data.mapped import check_memory, mapped_splits, should_map
 from latentspace.data.registry import register
+from latentspace.data.sources import open_collection
 from latentspace.errors import UserError
 
 # -- scikit-learn digits ----------------------------------------------------------------
@@ -228,51 +230,25 @@ def fashion_mnist(data_dir=None, download=False, limit=None) -> Dataset:
 
 # -- folders of images --------------------------------------------------------------------
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _GRAY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F")
 _BG_TOLERANCE = 32        # a pixel differing from the background by more than this is content
 
 
-def _natural_key(s: str):
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", s) if t]
-
-
-def _images_in(folder: Path, recursive: bool) -> list[Path]:
-    it = folder.rglob("*") if recursive else folder.iterdir()
-    files = [p for p in it if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-             and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
-    return sorted(files, key=lambda p: _natural_key(str(p.relative_to(folder))))
-
-
-def _subdirs(folder: Path) -> list[Path]:
-    return [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
-
-
-def _scan(folder: Path):
-    """(files, class name per file or None) for one folder: class sub-folders or flat."""
-    top = _images_in(folder, recursive=False)
-    subs = {d.name: _images_in(d, recursive=True) for d in _subdirs(folder)}
-    subs = {k: v for k, v in subs.items() if v}
-    if top and subs:
-        raise UserError(f"{folder} has images both at its top level and in sub-folders ({', '.join(sorted(subs))}); "
-                        "put every image in a class sub-folder, or all of them at the top level")
-    if subs:
-        files, labels = [], []
-        for cls in sorted(subs, key=_natural_key):
-            files += subs[cls]
-            labels += [cls] * len(subs[cls])
-        return files, labels
-    return top, None
-
-
 def _to_8bit(im):
-    """16-bit / float grayscale to mode L (PIL's convert would clip instead of scale)."""
+    """16-bit / float grayscale to mode L (PIL's convert would clip instead of scale).
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> np.asarray(_to_8bit(Image.fromarray(np.array([[0, 32896, 65535]], dtype=np.uint16)))).tolist()
+    [[0, 128, 255]]
+    """
     from PIL import Image
 
     a = np.asarray(im)
     if im.mode == "F":
         a = a * 255.0 if np.nanmax(a) <= 1.0 else a
-    elif a.max(initial=0) > 255:
+    elif im.mode.startswith("I;16") or a.max(initial=0) > 255:   # 16-bit files: 65535 is white, dark or not
         a = a / 257.0
     return Image.fromarray(np.clip(np.nan_to_num(a), 0, 255).astype(np.uint8), "L")
 
@@ -301,14 +277,20 @@ def _background(a: np.ndarray) -> np.ndarray:
     return np.median(border, axis=0).round().astype(np.uint8)
 
 
-def _process(path: Path, size: int, color: str, crop: bool) -> np.ndarray:
-    """One image file as a uint8 array (C, size, size)."""
+def _readable(path):
+    """What PIL opens: a file's path, or the bytes of an archive member (:class:`~.sources.Member`)."""
+    return path if isinstance(path, (str, os.PathLike)) else path.stream()
+
+
+def _process(path, size: int, color: str, crop: bool) -> np.ndarray:
+    """One image (a file's path, or an archive member) as a uint8 array (C, size, size)."""
     from PIL import Image, ImageChops
 
+    source = _readable(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(path)
+            im = Image.open(source)
             if im.format == "JPEG":   # decode at a reduced scale when the image is much larger
                 im.draft("L" if color == "gray" else "RGB", (size * (8 if crop else 2),) * 2)
             im.load()
@@ -347,7 +329,7 @@ def _process(path: Path, size: int, color: str, crop: bool) -> np.ndarray:
     return out.transpose(2, 0, 1)
 
 
-def _decode(files: list[Path], size: int, color: str, crop: bool) -> list[np.ndarray]:
+def _decode(files: list, size: int, color: str, crop: bool) -> list[np.ndarray]:
     """``files`` as uint8 arrays (C, size, size), decoded on up to 8 threads."""
     workers = min(8, os.cpu_count() or 1, max(1, len(files) // 16))
     if workers > 1:
@@ -361,7 +343,7 @@ def _gray_in_rgb(items) -> bool:
     return all((a[0] == a[1]).all() and (a[1] == a[2]).all() for a in items if a.shape[0] == 3)
 
 
-def _load_images(files: list[Path], size: int, color: str, crop: bool) -> np.ndarray:
+def _load_images(files: list, size: int, color: str, crop: bool) -> np.ndarray:
     """All ``files`` as one uint8 array (n, C, size, size); gray or RGB decided for all."""
     items = _decode(files, size, color, crop)
     if color == "auto" and any(a.shape[0] == 3 for a in items):
@@ -372,7 +354,7 @@ def _load_images(files: list[Path], size: int, color: str, crop: bool) -> np.nda
     return np.stack(items)
 
 
-def _channels(files: list[Path], color: str) -> int:
+def _channels(files: list, color: str) -> int:
     """Channels of the decoded items before any squeeze: 1 when every file is gray (read from headers)."""
     from PIL import Image
 
@@ -380,7 +362,7 @@ def _channels(files: list[Path], color: str) -> int:
         return 1 if color == "gray" else 3
     for p in files:
         try:
-            with Image.open(p) as im:
+            with Image.open(_readable(p)) as im:
                 if im.mode not in _GRAY_MODES:
                     return 3
         except (OSError, SyntaxError, ValueError):
@@ -388,66 +370,83 @@ def _channels(files: list[Path], color: str) -> int:
     return 1
 
 
-def _load_mapped(folder: Path, files: list[Path], y, n_train: int | None, *, size: int, color: str, crop: bool,
-                 test_fraction: float, seed: int, classes) -> Dataset:
+def _load_mapped(c: Collection, name: str, *, size: int, color: str, crop: bool, test_fraction: float,
+                 seed: int) -> Dataset:
     """The collection decoded chunk by chunk into memory-mapped splits (see :mod:`latentspace.data.mapped`)."""
-    n = len(files)
+    files, y, label = c.items(), c.labels(), c.source.label
+    n, n_train = len(files), (len(c.train) if c.test is not None else None)
     if n_train is not None:
         splits = {"train": np.arange(n_train), "test": np.arange(n_train, n)}
     else:
-        tr, te = seeded_split(n, test_fraction, seed, y, label=str(folder))
+        tr, te = seeded_split(n, test_fraction, seed, y, label=label)
         splits = {"train": tr, "test": te}
-    c = _channels(files, color)
+    channels = _channels(files, color)
     gray = {"so_far": True}
 
     def decode(index):
         items = _decode([files[i] for i in index], size, color, crop)
-        if c == 3:
+        if channels == 3:
             gray["so_far"] = gray["so_far"] and _gray_in_rgb(items)
             items = [np.repeat(a, 3, axis=0) if a.shape[0] == 1 else a for a in items]
         return unit_to_model(np.stack(items), 255.0)
 
-    parts = {"kind": "image folder", "path": str(folder.resolve()), "files": files_fingerprint(files, folder),
-             "size": size, "color": color, "crop": bool(crop), "given_split": n_train,
-             "test_fraction": test_fraction, "seed": seed}
-    x = mapped_splits(parts, str(folder), splits, (c, size, size), decode,
-                      squeeze=(lambda: gray["so_far"]) if c == 3 and color == "auto" else None)
-    info = image_info(folder.name or str(folder), x["train"].shape[1:], classes=classes,
-                      extra={"size": size, "crop": bool(crop)})
+    parts = {"kind": c.source.kind, **c.source.fingerprint(c.rels), "size": size, "color": color, "crop": bool(crop),
+             "given_split": n_train, "test_fraction": test_fraction, "seed": seed, **c.key}
+    x = mapped_splits(parts, label, splits, (channels, size, size), decode,
+                      squeeze=(lambda: gray["so_far"]) if channels == 3 and color == "auto" else None)
+    info = image_info(name, x["train"].shape[1:], classes=c.classes, extra={"size": size, "crop": bool(crop)})
     ys = {s: None if y is None else y[i] for s, i in splits.items()}
-    test = Dataset(x["test"], ys["test"], info=info, split="test", label=str(folder))
-    data = Dataset(x["train"], ys["train"], info=info, test=test, split="train", label=str(folder))
+    test = Dataset(x["test"], ys["test"], info=info, split="test", label=label)
+    data = Dataset(x["train"], ys["train"], info=info, test=test, split="train", label=label)
     data.storage = test.storage = "mapped"
     return data
 
 
-def load_folder(path, size=64, color="auto", crop=False, test_fraction=0.2, seed=0, memory="auto") -> Dataset:
-    """Load a folder of PNG/JPEG/BMP (also GIF, TIFF, WebP) images.
+def load_folder(path, size=64, color="auto", crop=False, test_fraction=0.2, seed=0, memory="auto", labels=None,
+                label_pattern=None, class_depth=None, min_per_class=None, drop_unlabelled=False) -> Dataset:
+    """Load a collection of PNG/JPEG/BMP (also GIF, TIFF, WebP) images: a folder, or a ``.zip`` archive
+    read in place.
 
-    Layouts understood:
+    Layouts understood (see :mod:`latentspace.data.collections`; paths relative to the folder, or
+    to the archive's top folder when every entry lies in one):
 
-    - ``path/<class>/**/*.png``: one sub-folder per class gives labels; class names are the
-      sub-folder names in natural order ("2" before "10").
-    - ``path/*.png``: a flat folder, no labels.
-    - ``path/train/...`` and ``path/test/...``: the given split, each laid out as above.
+    - ``<class>/**/*.png``: one sub-folder per class gives labels; class names are the sub-folder
+      names in natural order ("2" before "10"). ``class_depth=2`` takes the class from the folder
+      two levels down (``<site>/<class>/*.png``), ``class_depth=0`` takes no labels from folders.
+    - ``*.png``: a flat collection, no labels.
+    - ``train/...`` and ``test/...``: the given split, each laid out as above.
+    - ``labels="FILE.csv"``: a CSV/TSV table with a header row and columns ``file,label`` (paths
+      relative to the collection, sub-folders allowed), from the working folder or inside the
+      collection.
+    - ``label_pattern=REGEX``: the group ``(?P<label>...)`` of ``re.search`` over each image's path
+      relative to the collection.
+
+    Images without a label (not in the table, not matched by the pattern, above the class folders)
+    are refused, or left out with ``drop_unlabelled=True``. ``min_per_class=N`` drops classes with
+    fewer than N images, counted over the whole collection, or over the training images of a given
+    split. What was left out and why is in the dataset's :meth:`~latentspace.data.Dataset.summary`.
 
     Without a given split, a seeded split (stratified when labelled) holds out
     ``test_fraction`` of the images.
 
-    Each image is converted to gray or RGB (``color="auto"``: gray when every image is
-    gray; transparency is composited on white), optionally cropped to its content
-    (``crop=True``: pixels differing from the background, estimated as the median border
-    colour), resized keeping its aspect ratio to fit ``size`` x ``size`` and padded to that
-    square with the background colour. Hidden files and folders are skipped.
+    Each image is converted to gray or RGB (``color="auto"``: gray when every image is gray;
+    1-bit, 16-bit and palette files are read at their own depth; transparency is composited on
+    white), optionally cropped to its content (``crop=True``: pixels differing from the
+    background, estimated as the median border colour), resized keeping its aspect ratio to fit
+    ``size`` x ``size`` and padded to that square with the background colour. Hidden files and
+    folders (and ``__MACOSX/``) are skipped.
 
     ``memory="auto"`` decodes a collection whose float32 items would take more than half the
     available memory into a memory-mapped copy in the cache, once, chunk by chunk, so that it
     never has to fit in memory (``"map"``: always; ``"ram"``: never); the items are the same
     either way. See :mod:`latentspace.data.mapped`.
+
+    Examples
+    --------
+    >>> data = load_folder("pots.zip", labels="pots.csv", min_per_class=5)   # doctest: +SKIP
+    >>> print(data.summary())                                                 # doctest: +SKIP
     """
-    folder = Path(path).expanduser()
-    if not folder.is_dir():
-        raise UserError(f"no such folder: {folder}; check the path")
+    source = open_collection(path)
     size = check_int("size", size, 4)
     if color not in ("auto", "gray", "rgb"):
         raise UserError(f"option color must be 'auto', 'gray' or 'rgb', got {color!r}")
@@ -455,38 +454,25 @@ def load_folder(path, size=64, color="auto", crop=False, test_fraction=0.2, seed
         raise UserError(f"option crop must be True or False, got {crop!r}")
     test_fraction, seed = check_fraction(test_fraction), check_int("seed", seed)
     memory = check_memory(memory)
+    with source:
+        c = collect(source, labels=labels, label_pattern=label_pattern, class_depth=class_depth,
+                    min_per_class=min_per_class, drop_unlabelled=drop_unlabelled)
+        options = dict(size=size, color=color, crop=crop, test_fraction=test_fraction, seed=seed)
+        if should_map(memory, 4 * len(c.rels) * (1 if color == "gray" else 3) * size * size):
+            data = _load_mapped(c, source.name, **options)
+        else:
+            data = _load_in_memory(c, source.name, **options)
+    data.notes = c.notes
+    return data
 
-    names = {d.name.lower(): d for d in _subdirs(folder)}
-    given_split = "train" in names and "test" in names
-    if given_split:
-        (ftr, ltr), (fte, lte) = _scan(names["train"]), _scan(names["test"])
-        if not ftr or not fte:
-            empty = names["train"] if not ftr else names["test"]
-            raise UserError(f"{empty} holds no images ({', '.join(IMAGE_SUFFIXES)}); add images to it")
-        if (ltr is None) != (lte is None):
-            raise UserError(f"{folder}: train/ and test/ must both use class sub-folders or both be flat")
-    else:
-        ftr, ltr = _scan(folder)
-        fte, lte = [], None
-        if not ftr:
-            raise UserError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)}); give a folder of images "
-                            "or of class sub-folders of images")
-    files, classes, y = ftr + fte, None, None
-    if ltr is not None:
-        classes = sorted(set(ltr) | set(lte or []), key=_natural_key)
-        index = {c: i for i, c in enumerate(classes)}
-        y = np.array([index[c] for c in ltr + (lte or [])], dtype=np.int64)
-    if not given_split and len(files) < 2:
-        raise UserError(f"{folder} holds {len(files)} image; give at least 2 (some are held out for testing)")
-    if should_map(memory, 4 * len(files) * (1 if color == "gray" else 3) * size * size):
-        return _load_mapped(folder, files, y, len(ftr) if given_split else None, size=size, color=color,
-                            crop=crop, test_fraction=test_fraction, seed=seed, classes=classes)
-    x = _load_images(files, size, color, crop)
-    info = image_info(folder.name or str(folder), x.shape[1:], classes=classes,
-                      extra={"size": size, "crop": bool(crop)})
-    xm = unit_to_model(x, 255.0)
-    if given_split:
-        n = len(ftr)
-        return make_dataset(xm[:n], None if y is None else y[:n], info=info,
-                            test_x=xm[n:], test_y=None if y is None else y[n:], label=str(folder))
-    return make_dataset(xm, y, info=info, test_fraction=test_fraction, seed=seed, label=str(folder))
+
+def _load_in_memory(c: Collection, name: str, *, size: int, color: str, crop: bool, test_fraction: float,
+                    seed: int) -> Dataset:
+    x = unit_to_model(_load_images(c.items(), size, color, crop), 255.0)
+    y, label = c.labels(), c.source.label
+    info = image_info(name, x.shape[1:], classes=c.classes, extra={"size": size, "crop": bool(crop)})
+    if c.test is not None:
+        n = len(c.train)
+        return make_dataset(x[:n], None if y is None else y[:n], info=info,
+                            test_x=x[n:], test_y=None if y is None else y[n:], label=label)
+    return make_dataset(x, y, info=info, test_fraction=test_fraction, seed=seed, label=label)

@@ -46,10 +46,12 @@ def load(name_or_path, **options):
     Parameters
     ----------
     name_or_path : str or path
-        A registered name (see :func:`available`), a folder of images, or a
-        ``.npy`` / ``.npz`` file.
+        A registered name (see :func:`available`), a folder or ``.zip`` archive of images
+        (see :func:`latentspace.data.images.load_folder`), or a ``.npy`` / ``.npz`` file.
     **options
-        Loader options, e.g. ``n=``, ``seed=``, ``data_dir=``, ``size=``, ``test_fraction=``;
+        Loader options, e.g. ``n=``, ``seed=``, ``data_dir=``, ``size=``, ``test_fraction=``; for
+        collections of images ``labels=``, ``label_pattern=``, ``class_depth=``, ``min_per_class=``,
+        ``drop_unlabelled=``;
         and for every labelled source ``classes=`` (names or indices, a list or a comma-separated
         string): keep only those classes, relabelled 0, 1, ... in the order given.
         Options that are ``None`` are dropped, so callers can pass CLI defaults through.
@@ -63,15 +65,26 @@ def load(name_or_path, **options):
     classes = options.pop("classes", None)
     data = _load(str(name_or_path), options)
     if classes is not None:
+        notes = data.notes
         data = select_classes(data, classes, label=str(name_or_path))
-        options["classes"] = classes
+        data.notes, options["classes"] = notes, classes
     # Remember where the data came from, so a run folder can reload it (resume, evaluate) from any
     # working folder: a registered name as it is, a file or folder (and a data_dir) as an absolute path.
     key = str(name_or_path)
     data.source = {"name_or_path": key if key in _LOADERS else str(_absolute(key)),
-                   "options": {k: str(_absolute(v)) if k == "data_dir" or isinstance(v, Path) else v
-                               for k, v in options.items()}}
+                   "options": {k: _recorded(k, v, key) for k, v in options.items()}}
     return data
+
+
+def _recorded(key: str, value, source: str):
+    """An option as a run records it: a file or folder as an absolute path. A labels table is found from the
+    working folder or inside the collection's folder; one inside a zip archive stays relative to it."""
+    if key == "labels":
+        for path in (Path(os.path.expanduser(str(value))), Path(os.path.expanduser(source)) / str(value)):
+            if path.is_file():
+                return str(_absolute(path))
+        return value
+    return str(_absolute(value)) if key == "data_dir" or isinstance(value, Path) else value
 
 
 def _absolute(path) -> Path:
@@ -122,7 +135,7 @@ def _load(key: str, options: dict):
     if key in _LOADERS:
         return _call(_LOADERS[key][0], key, options)
     path = Path(key).expanduser()
-    if path.is_dir():
+    if path.is_dir() or path.suffix.lower() == ".zip":
         from latentspace.data.images import load_folder
 
         return _call(load_folder, str(path), {"path": path, **options})
@@ -133,13 +146,13 @@ def _load(key: str, options: dict):
             raise UserError(f"no such file: {path}; check the path")
         return _call(load_array, str(path), {"path": path, **options})
     if path.exists():
-        raise UserError(f"cannot read {path}: give a folder of images or a .npy/.npz file")
+        raise UserError(f"cannot read {path}: give a folder or .zip of images, or a .npy/.npz file")
     looks_like_path = any(c in key for c in "/\\.") or key.startswith("~")
     if looks_like_path:
         raise UserError(f"no such file or folder: {path}; check the path")
     raise UserError(
-        f"unknown dataset {key!r}; use one of: {', '.join(sorted(_LOADERS))}, or a path to a folder of images "
-        "or a .npy/.npz file"
+        f"unknown dataset {key!r}; use one of: {', '.join(sorted(_LOADERS))}, or a path to a folder or .zip of "
+        "images, or a .npy/.npz file"
     )
 
 
