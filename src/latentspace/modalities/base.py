@@ -60,6 +60,22 @@ class Modality:
     interpolation_rows: int = 3
     manifold_side: int = 15
 
+    # -- tables keyed by modality --------------------------------------------------------------
+    @property
+    def lineage(self) -> tuple[str, ...]:
+        """This modality's name, then its parents' (a vessel profile is an image)."""
+        return tuple(dict.fromkeys(c.name for c in type(self).__mro__ if issubclass(c, Modality) and c.name))
+
+    def lookup(self, table: dict, default=None):
+        """The entry of ``table`` (keyed by modality names) for this modality, else for its nearest parent.
+
+        So a recipe measured for images also sizes a modality derived from the image one.
+        """
+        for name in self.lineage:
+            if name in table:
+                return table[name]
+        return default
+
     # -- what the networks and the evaluation see ---------------------------------------------
     @property
     def spatial(self) -> bool:
@@ -142,6 +158,14 @@ class Modality:
     def grid(self, x, info, ncols: int | None = None) -> np.ndarray:
         """A uint8 picture ``(H, W, C)`` of data-space items tiled in a grid (what sample PNGs show)."""
         return tile(self.display(x, info), ncols)
+
+    def extra_views(self, x, info) -> dict:
+        """More pictures of a set of data-space items beside :meth:`grid`: ``{title: uint8 (H, W, C)}``.
+
+        A report shows them after the sample grid (vessel profiles add their half-profiles and 3-D
+        renders); none by default.
+        """
+        return {}
 
     def picture(self, item, info) -> np.ndarray:
         """One data-space item as an array for ``imshow`` (H, W) or (H, W, 3), values in [0, 1]."""

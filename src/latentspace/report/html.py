@@ -202,6 +202,13 @@ def reference(data, n: int, seed: int):
 
 def samples_picture(model, data, seed: int, alt: str, target: int = 400, caption: str = "") -> Picture:
     """Samples as the modality draws a set of items: a scatter over training items, or a grid."""
+    return samples_pictures(model, data, seed, alt, target, caption, views=False)[0]
+
+
+def samples_pictures(model, data, seed: int, alt: str, target: int = 400, caption: str = "",
+                     views: bool = True) -> list[Picture]:
+    """Samples as the modality draws a set of items (a scatter over training items, or a grid), and
+    with ``views`` the modality's other views of the same samples (``spec.extra_views``), captioned."""
     from latentspace.plots import samples_figure
 
     info = model.info_
@@ -209,6 +216,11 @@ def samples_picture(model, data, seed: int, alt: str, target: int = 400, caption
     if spec.scatter:
         x = draw(model, spec.scatter_items, seed, data)
         fig = samples_figure(x, info, reference=reference(data, spec.scatter_items, seed))
-        return figure_picture(fig, alt, caption=caption)
-    x = draw(model, spec.grid_items, seed, data)
-    return pixels_picture(spec.grid(x, info, ncols=8), alt, target=target, caption=caption)
+        pictures = [figure_picture(fig, alt, caption=caption)]
+    else:
+        x = draw(model, spec.grid_items, seed, data)
+        pictures = [pixels_picture(spec.grid(x, info, ncols=8), alt, target=target, caption=caption)]
+    if views:
+        pictures += [pixels_picture(pic, f"{alt}: {title}", target=target, caption=title)
+                     for title, pic in spec.extra_views(x, info).items()]
+    return pictures

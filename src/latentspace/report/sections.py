@@ -19,7 +19,7 @@ from latentspace.data.dataset import held_out
 from latentspace.errors import UserError
 from latentspace.metrics.display import result_notes, score_label, score_text
 from latentspace.report.html import (Picture, Section, draw, figure_picture, fmt, new_figure, now,
-                                     reference, render, samples_picture, score_info, score_keys, seconds, rate,
+                                     reference, render, samples_pictures, score_info, score_keys, seconds, rate,
                                      when)
 from latentspace.runs import training_seconds
 
@@ -93,7 +93,9 @@ def samples_section(model, data, results: dict, seed: int) -> Section:
         what = f"{spec.scatter_items:,} samples (red) over {spec.scatter_items:,} training points (grey)"
     else:
         what = f"{spec.grid_items} samples, shown pixel for pixel"
-    figures = [samples_picture(model, data, seed, f"samples of {model.name}", target=480)]
+    figures = samples_pictures(model, data, seed, f"samples of {model.name}", target=480)
+    if len(figures) > 1:
+        what += "; after them, " + " and ".join(f.caption for f in figures[1:])
     hist = class_histogram(results, data)
     if hist is not None:
         figures.append(hist)
