@@ -130,3 +130,14 @@ def test_cyclegan_on_a_cpu_gets_the_measured_small_generators(tmp_path, monkeypa
     gpu = ls.models.create("cyclegan", blocks=1, d_width=8, bank_size=8).fit(a, data_b=b, steps=1, batch_size=4,
                                                                               progress=False)
     assert (gpu.setting("width"), gpu.setting("blocks"), gpu._default_steps(a)) == (32, 1, 2000)
+
+
+def test_a_modality_derived_from_images_is_sized_as_images_are():
+    profiles = ls.data.load("pottery-synthetic", n=64, n_test=16, size=32)
+    assert profiles.info.spec.lineage == ("profile", "image")
+    gan = recipe(RECIPES, LOSS_RECIPES, profiles.info, "ns", "cpu")
+    assert (gan["width"], gan["batch_size"], gan["steps"], gan["lr"]) == (32, 64, 8500, 6e-4)
+    vae = ls.models.create("vae")
+    vae.sized_for_ = "cpu"
+    assert vae.sized_recipe(profiles.info) == vae.sized_recipe(ls.data.load("digits").info)
+    assert vae.sized_recipe(profiles.info)["arch"] == "mlp"

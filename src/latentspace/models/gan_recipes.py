@@ -64,18 +64,19 @@ def recipe(recipes: dict, loss_recipes: dict, info, loss: str, sized_for: str = 
     then, when ``sized_for == "cpu"``, by ``CPU_RECIPES`` (and ``cpu_ns`` for the non-saturating loss)."""
     kind = "spatial" if info.spec.spatial else "points"
     by_loss = loss_recipes.get(loss, {})
-    out = {**recipes.get(info.modality, recipes[kind]), **by_loss.get(info.modality, by_loss.get(kind, {}))}
+    spec = info.spec
+    out = {**spec.lookup(recipes, recipes[kind]), **spec.lookup(by_loss, by_loss.get(kind, {}))}
     if sized_for == "cpu":
-        out.update(CPU_RECIPES.get(info.modality, {}))
+        out.update(spec.lookup(CPU_RECIPES, {}))
         if loss == "ns":
-            out.update(cpu_ns.get(info.modality, {}))
+            out.update(spec.lookup(cpu_ns, {}))
     return out
 
 
 def sizing_note(recipes: dict, loss_recipes: dict, info, loss: str, sized_for: str,
                 cpu_ns: dict = CPU_NS_RECIPES) -> str | None:
     """The line ``latentspace train`` prints when the defaults were sized for a CPU, or None."""
-    if sized_for != "cpu" or not CPU_RECIPES.get(info.modality):
+    if sized_for != "cpu" or not info.spec.lookup(CPU_RECIPES):
         return None
     cpu, gpu = (recipe(recipes, loss_recipes, info, loss, k, cpu_ns) for k in ("cpu", "gpu"))
     return (f"defaults sized for a CPU: width {cpu['width']}, batch size {cpu['batch_size']}, {cpu['steps']:,} "

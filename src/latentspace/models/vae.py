@@ -286,7 +286,7 @@ class VAE(VAELikelihood, NeuralModel):
         return self.arch
 
     def sized_recipe(self, info) -> dict:
-        return CPU_RECIPES.get(info.modality, {}) if self.sized_for_ == "cpu" else {}
+        return info.spec.lookup(CPU_RECIPES, {}) if self.sized_for_ == "cpu" else {}
 
     def kl_weight(self, step: int) -> float:
         """:math:`w_t = \\beta \\min(1, t / T)`: the KL's weight at training step ``step`` (0-based)."""
