@@ -291,3 +291,15 @@ def test_real_drawings_turned_and_flipped_come_back_upright(tmp_path):
             drawn = np.rot90(upright, turns)
             drawn = drawn[::-1] if flip else drawn
             assert np.array_equal(profiles.apply(drawn, profiles.orient(drawn)), upright), (f.name, turns, flip)
+
+
+def test_loader_options_reach_the_loader_from_the_command_line(capsys):
+    from latentspace import cli
+
+    code = cli.main(["data", "pottery-synthetic", "--data-option", "n=60", "--data-option", "n_test=12",
+                     "--size", "32"])
+    out = capsys.readouterr().out
+    assert code == 0 and out.startswith("pottery-synthetic: 72 items (60 training + 12 held out), profile (1, 32, 32)")
+    code = cli.main(["data", "pottery-synthetic", "--data-option", "scale"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "--data-option expects key=value" in err and len(err.splitlines()) == 1

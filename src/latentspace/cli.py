@@ -7,13 +7,13 @@ Bad input ends with a one-line ``error: ...`` naming the problem and the fix, an
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
 from pathlib import Path
 
-from latentspace.cli_data import add_data_command, add_data_options, data_argv
+from latentspace.cli_complete import add_complete_command
+from latentspace.cli_data import add_data_command, add_data_options, data_argv, parse_pairs
 from latentspace.cli_data import data_options as _data_options
 
 EXIT_USAGE = 2
@@ -29,18 +29,7 @@ def _data_label(source) -> str:
 
 def _parse_set(pairs: list[str]) -> dict:
     """``["lr=1e-3", "pac=4"]`` -> ``{"lr": 1e-3, "pac": 4}`` (values parsed as JSON when they can be)."""
-    from latentspace.errors import UserError
-
-    params = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"--set expects key=value, got {pair!r}")
-        try:
-            params[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key.strip()] = value
-    return params
+    return parse_pairs(pairs, "--set")
 
 
 def _same_source(a: dict, b: dict) -> bool:
@@ -399,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_train)
 
     add_data_command(sub)
+    add_complete_command(sub)
 
     q = sub.add_parser("sample", help="draw samples from a trained model")
     q.add_argument("run", metavar="RUN_OR_MODEL")

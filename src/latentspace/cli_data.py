@@ -3,7 +3,9 @@
 ``train``, ``evaluate``, ``plot``, ``compare`` and ``data`` share one group of options: where a
 registered dataset's files are (``--data-dir``, ``--download``), the classes to keep, the image
 size, and how a collection of images (a folder or a ``.zip``) is labelled and filtered
-(``--labels``, ``--label-pattern``, ``--class-depth``, ``--min-per-class``, ``--drop-unlabelled``).
+(``--labels``, ``--label-pattern``, ``--class-depth``, ``--min-per-class``, ``--drop-unlabelled``);
+and any other option of the loader with ``--data-option KEY=VALUE`` (e.g. the pottery loader's
+``scale=common``).
 
 Examples
 --------
@@ -17,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import json
 
 #: argparse name -> (flag, takes a value): the options ``latentspace.data.load`` receives
 DATA_OPTIONS = {"data_dir": ("--data-dir", True), "download": ("--download", False),
@@ -32,10 +35,13 @@ def add_data_options(q: argparse.ArgumentParser, *, of_run: bool = False, classe
     ``classes``: offer ``--classes``.
     """
     runs, default = (" (default: the run's)", "the run's") if of_run else ("", "64")
-    q.add_argument("--data-dir", help="folder with the dataset's files (mnist, fashion-mnist)")
+    q.add_argument("--data-dir", help="folder with the dataset's files (mnist, fashion-mnist, pottery)")
     q.add_argument("--download", action="store_true", help="download the dataset (checksums verified)")
     if classes:
         q.add_argument("--classes", help="keep only these classes of a labelled dataset, e.g. chair or 3,5,8")
+    q.add_argument("--data-option", action="append", metavar="KEY=VALUE",
+                   help="any other option of the dataset's loader, e.g. --data-option scale=common for pottery "
+                        "(values read as JSON when they can be); repeatable")
     q.add_argument("--size", type=int, help="folders of images: the side of the square the images are resized and "
                                             f"padded to (default {default})")
     g = q.add_argument_group(f"collections of images (a folder or a .zip){runs}")
@@ -55,16 +61,37 @@ def add_data_options(q: argparse.ArgumentParser, *, of_run: bool = False, classe
                         "the class folders) instead of refusing the collection")
 
 
+def parse_pairs(pairs, flag: str = "--data-option") -> dict:
+    """``["scale=common", "quantile=0.9"]`` -> ``{"scale": "common", "quantile": 0.9}`` (values read as JSON
+    when they can be); ``flag`` names the option in the error message."""
+    from latentspace.errors import UserError
+
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"{flag} expects key=value, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
 def data_options(args) -> dict:
     """The shared data options given on the command line, as ``latentspace.data.load`` keywords."""
     given = {k: getattr(args, k, None) for k in DATA_OPTIONS}
-    return {k: v for k, v in given.items() if v is not None and v is not False and v != ""}
+    named = {k: v for k, v in given.items() if v is not None and v is not False and v != ""}
+    return {**parse_pairs(getattr(args, "data_option", None)), **named}
 
 
 def data_argv(args) -> list:
     """The shared data options given on the command line, as arguments for another command."""
     out = []
     for key, value in data_options(args).items():
+        if key not in DATA_OPTIONS:
+            out += ["--data-option", f"{key}={json.dumps(value) if not isinstance(value, str) else value}"]
+            continue
         flag, takes_value = DATA_OPTIONS[key]
         out += [flag, str(value)] if takes_value else [flag]
     return out

@@ -159,6 +159,14 @@ class Modality:
         """A uint8 picture ``(H, W, C)`` of data-space items tiled in a grid (what sample PNGs show)."""
         return tile(self.display(x, info), ncols)
 
+    #: the named parts :meth:`fragment_mask` can keep (vessel profiles: ``rim`` and ``base``)
+    fragments: tuple = ()
+
+    def fragment_mask(self, x, keep: str, cut: float = 0.5) -> torch.Tensor:
+        """Which features of items ``x`` a named fragment keeps (True: kept), for completion; see subclasses."""
+        raise UserError(f"{self.name} items have no named fragments ({keep!r}); give a mask of the visible part "
+                        "(a MASK.png, white where the item is kept)")
+
     def extra_views(self, x, info) -> dict:
         """More pictures of a set of data-space items beside :meth:`grid`: ``{title: uint8 (H, W, C)}``.
 

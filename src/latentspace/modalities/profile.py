@@ -56,6 +56,33 @@ class Profile(Image):
         pics = sections(x.reshape(-1, *x.shape[-3:]), side=self.section_side)
         return pics.reshape(*lead, *pics.shape[1:])
 
+    fragments = ("rim", "base")
+
+    def fragment_mask(self, x, keep: str, cut: float = 0.5) -> torch.Tensor:
+        """The part of each profile a sherd keeps, as a boolean mask of ``x``'s shape (True: kept).
+
+        ``keep="rim"``: the rows above the cut, a fraction ``cut`` of the way down the profile's
+        height (from its highest to its lowest ink), with the background above; ``"base"``: the rows
+        from the cut down. So ``rim`` leaves the base missing, as the fragments of Navarro et al.
+        (2022) were cut. Ink is any value below 0.5.
+        """
+        if keep not in self.fragments:
+            raise UserError(f"a profile fragment is one of {', '.join(self.fragments)}, got {keep!r}")
+        if not 0.0 < float(cut) < 1.0:
+            raise UserError(f"cut must lie between 0 and 1 (a fraction of the profile's height), got {cut!r}")
+        x = torch.as_tensor(x).detach().float().cpu()
+        rows = (x < 0.5).any(-1).any(-2)                       # (..., H): rows holding ink
+        h = rows.shape[-1]
+        index = torch.arange(h)
+        top = torch.where(rows, index, h).min(-1).values
+        bottom = torch.where(rows, index, -1).max(-1).values
+        if bool((bottom < 0).any()):
+            raise UserError("an item holds no ink (no value below 0.5): it is not a profile to cut")
+        at = top + torch.ceil(float(cut) * (bottom - top + 1)).long()        # first row of the base part
+        above = index < at[..., None]
+        kept = above if keep == "rim" else ~above
+        return kept[..., None, :, None].expand(x.shape).clone()
+
     def extra_views(self, x, info) -> dict:
         """The first :attr:`view_items` items as half-profiles and as revolved vessels (uint8 pictures)."""
         x = torch.as_tensor(x).detach().float().cpu()[:self.view_items]

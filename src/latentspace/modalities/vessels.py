@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from latentspace.errors import UserError
+from latentspace.modalities.base import tile
 
 _CLAY = torch.tensor([0.80, 0.55, 0.40])      # lit outer and inner surfaces
 _SECTION = torch.tensor([0.30, 0.18, 0.13])   # the cut faces, dark like a drawn section
@@ -265,12 +266,5 @@ def vessel_image(x, ncols: int | None = None, *, pad: int = 2, **render) -> np.n
     >>> vessel_image(torch.ones(3, 1, 8, 8), ncols=3).shape
     (19, 56, 3)
     """
-    pics = render_vessels(x, **render)
-    n, h, w, _ = pics.shape
-    ncols = int(ncols or math.ceil(math.sqrt(n)))
-    nrows = math.ceil(n / ncols)
-    canvas = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, 3), 255, dtype=np.uint8)
-    for i in range(n):
-        r, c = divmod(i, ncols)
-        canvas[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = pics[i]
-    return canvas
+    pics = torch.from_numpy(render_vessels(x, **render)).permute(0, 3, 1, 2).float() / 255
+    return tile(pics, ncols, pad=pad)
