@@ -1,0 +1,108 @@
+"""Reconstruction of vessel profiles from a fragment, as IberianGAN measured it (Navarro et al. 2022).
+
+Trains MODEL on the training profiles of the Iberian collection (``--data pottery``) for ``--time``,
+cuts each held-out profile into a rim part and a base part (``--cut`` of the way down its height,
+``Profile.fragment_mask``), and fills in the missing part by inverting the model's decoder on the
+kept part (``latentspace.latent.complete``). The baseline fills it from the training profile closest
+on the kept part. Per item, the root-mean-square error over the missing part's pixels and over the
+given part's pixels (images in [0, 1]); mean and standard deviation over the held-out profiles.
+
+IberianGAN's figures (missing-part RMSE): 0.021 +- 0.011 with the base missing, 0.027 +- 0.009
+with the rim missing.
+
+Usage::
+
+    python benchmarks/pottery_completion.py --data-dir ../shared/data/pottery_profiles [--model vae]
+        [--time 5m] [--size 64] [--cut 0.5] [--steps 300] [--restarts 4]
+
+The last line is one JSON object: ``rmse_missing``, ``rmse_given`` and ``nearest``, each
+``{"base": .., "rim": ..}`` ("base": the base is missing), their ``*_std``, and ``train_seconds``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+import latentspace as ls
+from latentspace.cli import _duration, _parse_set
+from latentspace.latent import complete
+from latentspace.threads import set_threads
+
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "pottery_profiles"
+#: the part that is missing -> the fragment that is kept
+KEEP = {"base": "rim", "rim": "base"}
+
+
+def rmse(a: torch.Tensor, b: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    """Per item, the root-mean-square difference over the values ``where`` is True."""
+    sq = ((a - b) ** 2 * where).flatten(1).sum(1)
+    return (sq / where.flatten(1).sum(1).clamp_min(1)).sqrt()
+
+
+def nearest_fill(x: torch.Tensor, kept: torch.Tensor, train: torch.Tensor, batch: int = 64) -> torch.Tensor:
+    """Each item's missing part from the training item closest to it on its kept part."""
+    flat_train = train.flatten(1)
+    out = []
+    for i in range(0, len(x), batch):
+        xb, kb = x[i:i + batch].flatten(1), kept[i:i + batch].flatten(1).float()
+        # squared distance on the kept values: sum_k m (x - t)^2 = m.x^2 - 2 (m x).t + m.t^2
+        d = (kb * xb ** 2).sum(1, keepdim=True) - 2 * (kb * xb) @ flat_train.T + kb @ (flat_train ** 2).T
+        best = flat_train[d.argmin(1)]
+        out.append(torch.where(kb.bool(), xb, best).view(-1, *x.shape[1:]))
+    return torch.cat(out)
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default=str(DEFAULT_DIR))
+    p.add_argument("--model", default="vae")
+    p.add_argument("--time", type=_duration, default=300.0, help="training budget (default 5m)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a model parameter; repeatable")
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--cut", type=float, default=0.5)
+    p.add_argument("--steps", type=int, default=300, help="Adam steps of each inversion")
+    p.add_argument("--restarts", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int)
+    args = p.parse_args(argv)
+    threads = set_threads(args.threads)
+
+    data = ls.data.load("pottery", data_dir=args.data_dir, size=args.size)
+    model = ls.models.create(args.model, **_parse_set(args.set))
+    t0 = time.perf_counter()
+    model.fit(data, time=args.time, seed=args.seed, progress=False)
+    train_seconds = time.perf_counter() - t0
+    x, train = data.test.to_data(), data.to_data()
+    spec = data.info.spec
+    out = {"model": args.model, "size": args.size, "cut": args.cut, "items": len(x), "threads": threads,
+           "train_seconds": round(train_seconds, 1)}
+    for key in ("rmse_missing", "rmse_given", "nearest"):
+        out[key], out[key + "_std"] = {}, {}
+    t1 = time.perf_counter()
+    for missing, keep in KEEP.items():
+        kept = spec.fragment_mask(x, keep, args.cut)
+        whole = complete(model, x, kept, steps=args.steps, restarts=args.restarts, seed=args.seed)
+        near = nearest_fill(x, kept, train)
+        for key, value in (("rmse_missing", rmse(whole, x, ~kept)), ("rmse_given", rmse(whole, x, kept)),
+                           ("nearest", rmse(near, x, ~kept))):
+            out[key][missing] = round(float(value.mean()), 4)
+            out[key + "_std"][missing] = round(float(value.std()), 4)
+    out["complete_seconds"] = round(time.perf_counter() - t1, 1)
+    print(f"{args.model} on {len(data)} training profiles ({args.size} px), {train_seconds:.0f} s of training; "
+          f"{len(x)} held-out profiles cut at {args.cut} of their height")
+    for missing in KEEP:
+        print(f"  {missing} missing: RMSE over the missing part {out['rmse_missing'][missing]:.4f} "
+              f"+- {out['rmse_missing_std'][missing]:.4f}; nearest training profile "
+              f"{out['nearest'][missing]:.4f} +- {out['nearest_std'][missing]:.4f}; over the given part "
+              f"{out['rmse_given'][missing]:.4f}")
+    print(json.dumps(out))
+    return out
+
+
+if __name__ == "__main__":
+    main()
