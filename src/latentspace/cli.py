@@ -194,27 +194,18 @@ def cmd_train(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    import numpy as np
-
+    from latentspace.cli_output import new_output, npy_bytes
     from latentspace.errors import UserError
     from latentspace.runs import load_run
     from latentspace.storage import atomic_write_bytes
 
-    out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".npy"):
-        raise UserError(f"--out must end in .png or .npy, got {out.name!r}")
-    if out.exists() and not args.overwrite:
-        raise UserError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
+    out = new_output(args.out, args.overwrite)
     if args.n < 1:
         raise UserError(f"--n must be a positive integer, got {args.n}")
     model, _ = load_run(args.run)
     x = model.sample(args.n, seed=args.seed)
     if out.suffix.lower() == ".npy":
-        import io
-
-        buf = io.BytesIO()
-        np.save(buf, x.numpy(), allow_pickle=False)
-        atomic_write_bytes(out, buf.getvalue())
+        atomic_write_bytes(out, npy_bytes(x.numpy()))
     else:
         from latentspace.plots import save_samples
 

@@ -75,32 +75,28 @@ def visible_mask(spec, x, keep: str, cut: float):
 
 
 def cmd_complete(args) -> int:
+    from latentspace.cli_output import new_output, npy_bytes
     from latentspace.latent import complete
     from latentspace.runs import load_run
     from latentspace.storage import atomic_write_bytes
 
-    out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".npy"):
-        raise UserError(f"--out must end in .png or .npy, got {out.name!r}")
-    if out.exists() and not args.overwrite:
-        raise UserError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
+    out = new_output(args.out, args.overwrite)
     model, _ = load_run(args.run)
     info = model.info_
     x = _item(Path(args.item).expanduser(), tuple(info.shape))
     kept = visible_mask(info.spec, x, args.keep, args.cut)
     whole = complete(model, x, kept, steps=args.steps, restarts=args.restarts, seed=args.seed)
-    import io
-
     if out.suffix.lower() == ".npy":
-        buf = io.BytesIO()
-        np.save(buf, whole.numpy(), allow_pickle=False)
+        atomic_write_bytes(out, npy_bytes(whole.numpy()))
     else:
+        import io
+
         from PIL import Image
 
         a = (whole.clamp(0, 1).numpy() * 255).round().astype(np.uint8)
         buf = io.BytesIO()
         Image.fromarray(a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)).save(buf, format="PNG")
-    atomic_write_bytes(out, buf.getvalue())
+        atomic_write_bytes(out, buf.getvalue())
     hidden = int((~kept).sum())
     print(f"completed {hidden:,} hidden of {kept.numel():,} values; wrote {out}", file=sys.stderr)
     return 0
