@@ -58,6 +58,15 @@ def test_extractor_training_is_deterministic(digits):
         assert torch.equal(va, vb), k
 
 
+def test_extractor_augmentation_changes_training_and_is_checked(digits):
+    plain = feature_extractor(digits, config=FeatureConfig(min_steps=40, max_steps=40), cache=False)
+    jittered = feature_extractor(digits, config=FeatureConfig(min_steps=40, max_steps=40, augment="jitter"),
+                                 cache=False)
+    assert not torch.equal(plain.state_dict()["phi.head.weight"], jittered.state_dict()["phi.head.weight"])
+    with pytest.raises(UserError, match="unknown feature extractor augmentation 'flip'"):
+        feature_extractor(digits, config=FeatureConfig(min_steps=5, max_steps=5, augment="flip"), cache=False)
+
+
 def test_corrupt_cache_entry_is_retrained(digits):
     config = FeatureConfig(min_steps=40, max_steps=40, seed=7)
     path = feature_extractor(digits, config=config).cache_path

@@ -466,3 +466,22 @@ def test_mode_seeking_pairs_codes_of_the_same_label_in_a_conditional_gan():
     g_labels = seen[-1]  # the generator's step: pairs (i, i + 7) share a label, the odd one keeps its own
     assert torch.equal(g_labels[:7], g_labels[7:14]) and torch.equal(g_labels[:7], digits.y[:7])
     assert g_labels[14] == digits.y[14] and not torch.equal(g_labels, digits.y[:15])
+
+
+def test_jitter_is_the_identity_at_zero_and_fills_with_the_edge():
+    from latentspace.models.augment import jitter
+
+    x = torch.rand(3, 1, 8, 8)
+    assert torch.allclose(jitter(x, scale=0.0, shift=0.0), x, atol=1e-6)
+    white = torch.ones(4, 1, 16, 16)
+    white[:, :, 6:10, 6:10] = 0.0                        # a black square on white
+    out = jitter(white, scale=0.1, shift=0.125, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(out[..., 0, :], torch.ones(4, 16)) and torch.allclose(out[..., :, -1], torch.ones(4, 16))
+    assert (out < 0.5).sum((1, 2, 3)).min() >= 9          # the square stays (scaled by at most 10%)
+    again = jitter(white, scale=0.1, shift=0.125, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out, again) and not torch.equal(out, white)
+    volume = torch.rand(2, 1, 4, 4, 4, requires_grad=True)
+    jitter(volume).sum().backward()
+    assert volume.grad is not None
+    with pytest.raises(UserError, match="images and volumes"):
+        jitter(torch.rand(3, 2))

@@ -37,6 +37,7 @@ from torch import nn
 
 from latentspace.data.dataset import Dataset
 from latentspace.errors import UserError
+from latentspace.models.augment import jitter
 from latentspace.models.nets import ConvDecoder, ConvEncoder, eval_mode
 from latentspace.storage import cache_root, load_state, save_state
 
@@ -58,6 +59,9 @@ class FeatureConfig:
     batch_size: int = 128
     lr: float = 2e-3
     seed: int = 0
+    #: classic augmentation of each training batch: ``""`` none, ``"jitter"`` random scale and shift
+    #: (:func:`latentspace.models.augment.jitter`; images and volumes)
+    augment: str = ""
 
 
 def default_config(info) -> FeatureConfig:
@@ -247,6 +251,9 @@ def train_extractor(phi: FeatureExtractor, data, config: FeatureConfig, device, 
     n = len(x)
     steps = int(min(config.max_steps, max(config.min_steps, math.ceil(config.epochs * n / config.batch_size))))
     g = torch.Generator().manual_seed(config.seed)
+    g_aug = torch.Generator(device=device).manual_seed(config.seed + 1)
+    if config.augment not in ("", "jitter"):
+        raise UserError(f"unknown feature extractor augmentation {config.augment!r}; use '' or 'jitter'")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         for m in phi.modules():  # re-initialise from the seed: the cache key promises determinism
@@ -268,6 +275,8 @@ def train_extractor(phi: FeatureExtractor, data, config: FeatureConfig, device, 
             idx = order[pos:pos + config.batch_size]
             pos += config.batch_size
             xb = x[idx].to(device)
+            if config.augment == "jitter":
+                xb = jitter(xb, generator=g_aug)
             code = phi.phi(xb)  # training data are already in model space
             if phi.kind == "classifier":
                 loss = F.cross_entropy(phi.head(code), y[idx].to(device))

@@ -38,6 +38,9 @@ class Profile(Image):
     section_side = "left"
     #: items drawn in each extra view of a report (16 vessels of 64 pixels render in 0.1-0.3 s)
     view_items = 16
+    #: the domain classifier trains with random scale and shift: on the Iberian collection (64 px,
+    #: 600 steps) held-out accuracy 0.836 without, 0.929 with (docs/archaeology.md)
+    feature_settings = {"augment": "jitter"}
 
     def check_shape(self, shape: tuple) -> None:
         super().check_shape(shape)

@@ -114,3 +114,22 @@ def diff_augment(x: torch.Tensor, policy: str, generator=None) -> torch.Tensor:
         if name in names:
             x = _APPLY[name](x, generator=generator)
     return x
+
+
+def jitter(x: torch.Tensor, scale: float = 0.1, shift: float = 0.0625, generator=None) -> torch.Tensor:
+    """Classic augmentation for classifiers: scale each item by a factor in ``[1 - scale, 1 + scale]``
+    about its centre and shift it by up to ``shift`` of each spatial size, filling with the edge values
+    (white stays white around a drawing, black around a digit). Images ``(n, C, H, W)`` and volumes
+    ``(n, C, D, H, W)``; bilinear (trilinear) resampling, differentiable in ``x``."""
+    import torch.nn.functional as F
+
+    n, dims = len(x), x.ndim - 2
+    if dims not in (2, 3):
+        raise UserError(f"jitter applies to images and volumes, got items of shape {tuple(x.shape[1:])}")
+    factor = 1 + scale * (2 * torch.rand(n, generator=generator, device=x.device) - 1)
+    move = shift * 2 * (2 * torch.rand(n, dims, generator=generator, device=x.device) - 1)  # grid units: 2 = size
+    theta = torch.zeros(n, dims, dims + 1, device=x.device, dtype=x.dtype)
+    theta[:, range(dims), range(dims)] = (1 / factor).to(x.dtype)[:, None]
+    theta[:, :, dims] = move.to(x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
