@@ -40,6 +40,7 @@ import latentspace as ls
 from latentspace.cli import _duration, _parse_set
 from latentspace.latent import complete
 from latentspace.metrics.outlines import part_rmse, trimmed
+from latentspace.runs import load_run
 from latentspace.threads import set_threads
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "pottery_profiles"
@@ -66,12 +67,29 @@ def nearest_fill(x: torch.Tensor, kept: torch.Tensor, train: torch.Tensor, batch
     return torch.cat(out)
 
 
+def _mean_std(values) -> tuple:
+    """Mean and sample standard deviation of the finite values, rounded (None where there are none)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    mean = round(float(v.mean()), 4) if len(v) else None
+    return mean, (round(float(v.std(ddof=1)), 4) if len(v) > 1 else None)
+
+
+def _figure(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=str(DEFAULT_DIR))
+    p.add_argument("--data", default="pottery", choices=("pottery", "pottery-synthetic"),
+                   help="the profiles (pottery-synthetic: the embedded ones, for a quick check)")
+    p.add_argument("--items", type=int, help="complete only the first N held-out profiles")
     p.add_argument("--model", default="vae")
     p.add_argument("--time", type=_duration, default=300.0, help="training budget (default 5m)")
     p.add_argument("--train-steps", type=int, help="train for this many steps instead of --time")
+    p.add_argument("--run", help="complete with the model of this run folder (trained on the same profiles) "
+                                 "instead of training one")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a model parameter; repeatable")
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--cut", type=float, default=0.5)
@@ -82,16 +100,24 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     threads = set_threads(args.threads)
 
-    data = ls.data.load("pottery", data_dir=args.data_dir, size=args.size)
-    model = ls.models.create(args.model, **_parse_set(args.set))
-    t0 = time.perf_counter()
-    budget = {"steps": args.train_steps} if args.train_steps else {"time": args.time}
-    model.fit(data, seed=args.seed, progress=False, **budget)
-    train_seconds = time.perf_counter() - t0
-    x, train = data.test.to_data(), data.to_data()
+    where = {"data_dir": args.data_dir} if args.data == "pottery" else {}
+    data = ls.data.load(args.data, size=args.size, **where)
+    if args.run:
+        model, _ = load_run(args.run)
+        if tuple(model.info_.shape) != tuple(data.info.shape):
+            raise SystemExit(f"the run {args.run} was trained on items of shape {tuple(model.info_.shape)}, "
+                             f"not the {tuple(data.info.shape)} of --size {args.size}")
+        args.model, train_seconds = model.name, None          # trained elsewhere: see the run's metrics.csv
+    else:
+        model = ls.models.create(args.model, **_parse_set(args.set))
+        t0 = time.perf_counter()
+        budget = {"steps": args.train_steps} if args.train_steps else {"time": args.time}
+        model.fit(data, seed=args.seed, progress=False, **budget)
+        train_seconds = time.perf_counter() - t0
+    x, train = data.test.to_data()[:args.items], data.to_data()
     spec = data.info.spec
     out = {"model": args.model, "size": args.size, "cut": args.cut, "items": len(x), "threads": threads,
-           "train_seconds": round(train_seconds, 1)}
+           "train_seconds": None if train_seconds is None else round(train_seconds, 1), "run": args.run}
     keys = ("rmse_missing", "rmse_given", "nearest", "shape_missing", "shape_missing_trimmed", "nearest_shape",
             "nearest_shape_trimmed")
     for key in keys:
@@ -108,23 +134,22 @@ def main(argv=None) -> dict:
                            ("nearest", rmse(near, x, ~kept)), ("shape_missing", shape),
                            ("shape_missing_trimmed", trimmed(shape)), ("nearest_shape", shape_near),
                            ("nearest_shape_trimmed", trimmed(shape_near))):
-            value = np.asarray(value, dtype=np.float64)
-            value = value[np.isfinite(value)]
-            out[key][missing] = round(float(value.mean()), 4)
-            out[key + "_std"][missing] = round(float(value.std(ddof=1)), 4)
+            out[key][missing], out[key + "_std"][missing] = _mean_std(value)
     out["complete_seconds"] = round(time.perf_counter() - t1, 1)
-    print(f"{args.model} on {len(data)} training profiles ({args.size} px), {train_seconds:.0f} s of training; "
+    trained = f"the run {args.run}" if args.run else f"{train_seconds:.0f} s of training"
+    print(f"{args.model} on {len(data)} training profiles ({args.size} px), {trained}; "
           f"{len(x)} held-out profiles cut at {args.cut} of their height")
     for missing in KEEP:
         print(f"  {missing} missing: RMSE over the missing part {out['rmse_missing'][missing]:.4f} "
               f"+- {out['rmse_missing_std'][missing]:.4f}; nearest training profile "
               f"{out['nearest'][missing]:.4f} +- {out['nearest_std'][missing]:.4f}; over the given part "
               f"{out['rmse_given'][missing]:.4f}")
-        print(f"  {missing} missing, outline landmarks (Procrustes RMSE): {out['shape_missing'][missing]:.4f} "
-              f"+- {out['shape_missing_std'][missing]:.4f} "
-              f"(within one sd: {out['shape_missing_trimmed'][missing]:.4f}); "
-              f"nearest {out['nearest_shape'][missing]:.4f} (within one sd: "
-              f"{out['nearest_shape_trimmed'][missing]:.4f}); untraced {out['shape_untraced'][missing]}")
+        print(f"  {missing} missing, outline landmarks (Procrustes RMSE): {_figure(out['shape_missing'][missing])} "
+              f"+- {_figure(out['shape_missing_std'][missing])} "
+              f"(within one sd: {_figure(out['shape_missing_trimmed'][missing])}); "
+              f"nearest {_figure(out['nearest_shape'][missing])} (within one sd: "
+              f"{_figure(out['nearest_shape_trimmed'][missing])}); completions without ink in the missing part "
+              f"{out['shape_untraced'][missing]}")
     print(json.dumps(out))
     return out
 
