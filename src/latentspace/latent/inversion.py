@@ -125,7 +125,8 @@ def invert(model, x, mask=None, *, steps: int = 500, lr: float = 0.05, restarts:
     Parameters
     ----------
     model : GenerativeModel
-        A fitted latent model (gan, cgan, vae and its flavours, ppca).
+        A fitted latent model (gan, cgan, vae and its flavours, ppca), or a model trained for
+        completion (``completes``: inpaint), which fills the items in itself.
     x : tensor or array
         Data-space items ``(n, *shape)`` or one item ``(*shape)``. NaN marks hidden features
         when no ``mask`` is given.
@@ -196,14 +197,15 @@ def complete(model, x, mask=None, **options) -> torch.Tensor:
     Parameters
     ----------
     model : GenerativeModel
-        A fitted latent model (gan, cgan, vae and its flavours, ppca).
+        A fitted latent model (gan, cgan, vae and its flavours, ppca), or a model trained for
+        completion (``completes``: inpaint), which fills the items in itself.
     x : tensor or array
         Data-space items ``(n, *shape)`` or one item; NaN marks hidden features when ``mask`` is None.
     mask : tensor or array, optional
         Visible features (True or 1), of ``x``'s shape or one item's shape.
     **options
         Passed to :func:`invert` (``steps``, ``restarts``, ``seed``, ``prior_weight``, ``labels``
-        (the items' classes, which conditional models need), ...).
+        (the items' classes, which conditional models need), ...); not used by models that complete.
 
     Returns
     -------
@@ -220,6 +222,11 @@ def complete(model, x, mask=None, **options) -> torch.Tensor:
     >>> bool(complete(ppca, x).isfinite().all())
     True
     """
+    if model.completes:                  # trained for completion: it fills in the items itself
+        model._check_fitted()
+        items, batched = _items(model, x)
+        out = model.complete(items, _mask(mask, items))
+        return out if batched else out[0]
     require_latent(model)
     items, batched = _items(model, x)
     m = _mask(mask, items)

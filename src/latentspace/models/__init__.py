@@ -11,6 +11,7 @@ from latentspace.models.base import GenerativeModel, create, load, register, reg
 from latentspace.models import cgan, classical, kde, gmm, ppca, gan, vae  # noqa: E402,F401
 from latentspace.models import cyclegan  # noqa: E402,F401
 from latentspace.models import vqvae  # noqa: E402,F401
+from latentspace.models import inpaint  # noqa: E402,F401
 from latentspace.models import gan_presets, vae_flavours  # noqa: E402,F401
 
 __all__ = ["GenerativeModel", "create", "load", "register", "registry"]

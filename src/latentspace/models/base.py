@@ -110,6 +110,8 @@ class GenerativeModel:
     #: how codes are found for given items (``latentspace.latent.invert``): "gradient" (descent
     #: through :meth:`differentiable_decoder`), "exact" (:meth:`invert_exact`) or None
     inversion: str | None = None
+    #: trained to fill in items: ``complete(x, mask)`` gives the hidden values itself (no inversion)
+    completes: bool = False
     #: trained on two datasets: ``fit(data, data_b=...)`` (``--data-b`` on the command line)
     two_domains: bool = False
     #: the held-out ELBO is reported beside the likelihood (``elbo(x)``)
