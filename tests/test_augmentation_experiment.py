@@ -12,8 +12,8 @@ from scipy import stats
 import latentspace as ls
 from latentspace.data.dataset import Dataset
 from latentspace.errors import UserError
-from latentspace.metrics.augmentation import augmentation_experiment, labelled_subset, paired_difference, \
-    synthetic_counts
+from latentspace.metrics.augmentation import augmentation_experiment, balanced_accuracy, labelled_subset, \
+    paired_difference, synthetic_counts
 
 #: tiny trainings: a few generator steps and a narrow classifier of 40 steps (about a second each)
 TINY = dict(generator_params={"steps": 4, "cgan": {"width": 8}}, classifier_config={"min_steps": 40, "width": 8})
@@ -36,13 +36,20 @@ def test_result_has_every_arm_with_consistent_statistics(result):
         acc = np.array(r["accuracy"])
         assert len(acc) == 3 and np.all((acc >= 0) & (acc <= 1)), arm
         assert r["mean"] == pytest.approx(acc.mean()) and r["std"] == pytest.approx(acc.std(ddof=1)), arm
-    classic = np.array(result["arms"]["classic"]["accuracy"])
+        balanced = np.array(r["balanced_accuracy"]["per_seed"])
+        assert len(balanced) == 3 and np.all((balanced >= 0) & (balanced <= 1)), arm
+        assert r["balanced_accuracy"]["mean"] == pytest.approx(balanced.mean()), arm
+        assert np.abs(balanced - acc).max() < 0.05, arm  # digits' held-out split is nearly balanced
+    classic = result["arms"]["classic"]
     for arm in ("cgan", "cvae"):
-        d = result["arms"][arm]["difference"]
-        per_seed = np.array(result["arms"][arm]["accuracy"]) - classic
-        assert d["per_seed"] == pytest.approx(per_seed.tolist())
-        assert d["mean"] == pytest.approx(per_seed.mean()) and d["std"] == pytest.approx(per_seed.std(ddof=1))
-        assert 0 <= d["p_ttest"] <= 1 and 0 <= d["p_wilcoxon"] <= 1
+        for scores, base, values in ((result["arms"][arm], classic, "accuracy"),
+                                     (result["arms"][arm]["balanced_accuracy"], classic["balanced_accuracy"],
+                                      "per_seed")):
+            d = scores["difference"]
+            per_seed = np.array(scores[values]) - np.array(base[values])
+            assert d["per_seed"] == pytest.approx(per_seed.tolist())
+            assert d["mean"] == pytest.approx(per_seed.mean()) and d["std"] == pytest.approx(per_seed.std(ddof=1))
+            assert 0 <= d["p_ttest"] <= 1 and 0 <= d["p_wilcoxon"] <= 1
     assert result["generator_params"] == {"cgan": {"steps": 4, "mode_seeking": 0.2, "width": 8}, "cvae": {"steps": 4}}
     assert result["classifier_config"]["augment"] == "jitter" and result["classifier_config"]["min_steps"] == 40
 
@@ -73,6 +80,14 @@ def test_same_seeds_give_the_same_accuracies_whatever_else_is_trained(digits, re
     assert alone["arms"]["classic"]["accuracy"] == result["arms"]["classic"]["accuracy"]
     assert alone["arms"]["cvae"]["accuracy"] == result["arms"]["cvae"]["accuracy"]
     assert alone["arms"]["cvae"]["accuracy"] != alone["arms"]["classic"]["accuracy"]
+
+
+def test_balanced_accuracy_weighs_every_class_alike():
+    truth = torch.tensor([0] * 8 + [1] * 2)
+    predicted = torch.zeros(10, dtype=torch.long)  # right on the large class, wrong on the small one
+    assert balanced_accuracy(predicted, truth) == pytest.approx(0.5)
+    assert balanced_accuracy(truth, truth) == 1.0
+    assert balanced_accuracy(torch.tensor([0, 1, 1, 2]), torch.tensor([0, 1, 2, 2])) == pytest.approx((1 + 1 + 0.5) / 3)
 
 
 def test_paired_difference_is_a_paired_test():
@@ -123,13 +138,15 @@ def test_benchmark_prints_the_result_as_its_last_line(capsys):
     spec = importlib.util.spec_from_file_location("augmentation_benchmark", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    returned = bench.main(["--data", "digits", "--labels-per-class", "5", "--seeds", "2", "--generators", "cvae",
+    returned = bench.main(["--data", "digits", "--data-option", "seed=1", "--labels-per-class", "5",
+                           "--seeds", "2", "--generators", "cvae",
                            "--set", "steps=3", "--set", "cvae.latent_dim=4", "--classifier", "min_steps=20",
                            "--classifier", "width=8"])
     last = capsys.readouterr().out.strip().splitlines()[-1]
     printed = json.loads(last)
     assert printed == json.loads(json.dumps(returned))
     assert set(printed["arms"]) == {"classic", "cvae"} and printed["seeds"] == 2
+    assert printed["data_options"] == {"seed": 1}
     assert printed["generator_params"] == {"cvae": {"steps": 3, "latent_dim": 4}}
     for arm in printed["arms"].values():
         assert 0 <= arm["mean"] <= 1 and arm["std"] >= 0

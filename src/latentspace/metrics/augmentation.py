@@ -10,7 +10,9 @@ Protocol, for each seed :math:`s = 0, \dots, S-1`:
    and shift :math:`\pm 1/16`, :func:`latentspace.models.augment.jitter`) and seed :math:`s`:
    ``classic`` on the subset alone, and one per generator on the subset plus
    :math:`m_c` items of each class :math:`c` sampled from that generator;
-4. score every classifier by its accuracy on the whole held-out split ``data.test``.
+4. score every classifier by its accuracy on the whole held-out split ``data.test``, and by its
+   balanced accuracy (the mean of the per-class recalls), in which a small class weighs as much as
+   a large one.
 
 The classifier is the library's domain classifier
 (:class:`~latentspace.metrics.features.FeatureExtractor` with kind ``"classifier"``, trained by
@@ -21,10 +23,9 @@ sample standard deviation of the differences, a paired t-test and a Wilcoxon sig
 (with 5 seeds the two-sided Wilcoxon p-value is never below 2/32 = 0.0625).
 
 Synthetic items per class, by default :math:`m_c = \max(n_c, n_{\max} - n_c)` with :math:`n_c`
-the class's labelled items: a balanced subset is doubled (as many synthetic items as real ones),
-and on unbalanced data each small class is topped up to the largest class's size, the case
-where generated items could help most (the largest class still gets :math:`n_c`, so every class
-is augmented).
+the class's labelled items: a balanced subset is doubled (as many synthetic items as real ones);
+on unbalanced data each small class is topped up to the largest class's size, where generated
+items could help most, and every class is augmented (the largest gets :math:`n_c`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import sys
 import time
 import warnings
 from dataclasses import asdict, fields
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -46,11 +48,20 @@ from latentspace.metrics.features import FeatureConfig, FeatureExtractor, defaul
 #: two idle cores: cgan 2,000 steps at the README's 14.6 steps/s (batch 64) is about 140 s, the MLP cvae
 #: 3,000 steps at 73 steps/s about 40 s, and each classifier of 600 steps about 15 s (both measured on
 #: the 2-core development machine, nearly idle). With other trainings beside it (load 2-6) the same seed
-#: took 662 s (docs/augmentation.md). ``mode_seeking`` keeps the cgan from drawing one item per class
-#: (README: recall 0.003 without, 0.89 with, at 3,000 steps on MNIST).
+#: took 662 s (docs/augmentation.md). ``mode_seeking``: the cgan otherwise draws one item per class.
 DEFAULT_GENERATOR_PARAMS = {"cgan": {"steps": 2000, "mode_seeking": 0.2}, "cvae": {"steps": 3000}}
 #: generator settings that go to ``fit`` rather than to the model's constructor
 FIT_OPTIONS = ("steps", "batch_size")
+
+
+class Scores(NamedTuple):
+    """One classifier's held-out accuracy, and its balanced accuracy (the mean of the per-class recalls)."""
+
+    accuracy: float
+    balanced: float
+
+    def __str__(self) -> str:
+        return f"accuracy {self.accuracy:.4f}, balanced {self.balanced:.4f}"
 
 
 def augmentation_experiment(data, generators=("cgan", "cvae"), *, labels_per_class=None, seeds=5,
@@ -86,6 +97,8 @@ def augmentation_experiment(data, generators=("cgan", "cvae"), *, labels_per_cla
     dict
         ``arms``: per arm ``accuracy`` (one per seed), ``mean`` and ``std`` (ddof=1), and for each
         generator ``difference`` against ``classic`` (``mean``, ``std``, ``p_ttest``, ``p_wilcoxon``);
+        ``balanced_accuracy`` (the mean of the per-class recalls: what the small classes weigh in it)
+        likewise, its values under ``per_seed``;
         ``seeds``, ``labels_per_class``, ``synthetic_per_class`` ({class: items}),
         ``generator_params``, ``classifier_config`` and ``train_seconds`` (wall time of it all).
 
@@ -101,21 +114,19 @@ def augmentation_experiment(data, generators=("cgan", "cvae"), *, labels_per_cla
     config = classifier_settings(data.info, classifier_config)
     device = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     say = (lambda line: print(line, file=sys.stderr, flush=True)) if progress else (lambda line: None)
-    accuracy: dict = {arm: [] for arm in ("classic", *generators)}
+    scores: dict = {arm: [] for arm in ("classic", *generators)}  # per seed: (accuracy, balanced accuracy)
     for seed in range(seeds):
         subset = labelled_subset(data, labels_per_class, seed)
         counts = synthetic_counts(subset, synthetic_per_class)
-        accuracy["classic"].append(classifier_accuracy(subset, data.test, config, seed, device))
-        say(f"seed {seed}: classic {accuracy['classic'][-1]:.4f} ({time.perf_counter() - t0:.0f} s)")
+        scores["classic"].append(classifier_scores(subset, data.test, config, seed, device))
+        say(f"seed {seed}: classic {scores['classic'][-1]} ({time.perf_counter() - t0:.0f} s)")
         for name in generators:
             model = train_generator(name, subset, params[name], seed, device)
             say(f"seed {seed}: {name} trained ({time.perf_counter() - t0:.0f} s)")
             extra = synthetic_items(model, counts, seed, data.info)
-            accuracy[name].append(classifier_accuracy(concatenate(subset, extra), data.test, config, seed, device))
-            say(f"seed {seed}: +{name} {accuracy[name][-1]:.4f} ({time.perf_counter() - t0:.0f} s)")
-    arms = {arm: summary(values) for arm, values in accuracy.items()}
-    for name in generators:
-        arms[name]["difference"] = paired_difference(accuracy[name], accuracy["classic"])
+            scores[name].append(classifier_scores(concatenate(subset, extra), data.test, config, seed, device))
+            say(f"seed {seed}: +{name} {scores[name][-1]} ({time.perf_counter() - t0:.0f} s)")
+    arms = arm_summaries(scores)
     return {"arms": arms, "seeds": seeds, "labels_per_class": labels_per_class,
             "synthetic_per_class": dict(zip(data.classes, counts.tolist())), "generator_params": params,
             "classifier_config": asdict(config) | {"seed": "per seed"}, "train_seconds": time.perf_counter() - t0}
@@ -220,25 +231,49 @@ def concatenate(subset, extra) -> Dataset:
     return Dataset(torch.cat([subset.x, extra.x]), torch.cat([subset.y, extra.y]), info=subset.info)
 
 
-def classifier_accuracy(train, test, config: FeatureConfig, seed: int, device) -> float:
-    """Held-out accuracy on ``test`` of the domain classifier trained on ``train`` with ``seed``."""
+def classifier_scores(train, test, config: FeatureConfig, seed: int, device) -> Scores:
+    """Held-out accuracy and balanced accuracy on ``test`` of the domain classifier trained on ``train``."""
     config = FeatureConfig(**{**asdict(config), "seed": seed})
     phi = FeatureExtractor(train.info, "classifier", config.num_features, config.width, train.num_classes)
     train_extractor(phi.to(device), train, config, device)
-    return float((phi.predict(test) == test.y).float().mean())
+    predicted = phi.predict(test)
+    return Scores(float((predicted == test.y).float().mean()), balanced_accuracy(predicted, test.y))
 
 
-def summary(values) -> dict:
-    """The per-seed values, their mean and their sample standard deviation (None for one seed)."""
+def balanced_accuracy(predicted: torch.Tensor, truth: torch.Tensor) -> float:
+    """The mean over the classes present in ``truth`` of the share of their items predicted right.
+
+    Examples
+    --------
+    >>> balanced_accuracy(torch.tensor([0, 0, 0, 0]), torch.tensor([0, 0, 0, 1]))  # accuracy 0.75
+    0.5
+    """
+    right = predicted == truth
+    return float(np.mean([float(right[truth == c].float().mean()) for c in torch.unique(truth)]))
+
+
+def arm_summaries(scores: dict) -> dict:
+    """Per arm: accuracy and balanced accuracy over the seeds, each generator's paired against ``classic``."""
+    out = {}
+    for arm, per_seed in scores.items():
+        accuracy, balanced = [s.accuracy for s in per_seed], [s.balanced for s in per_seed]
+        out[arm] = {**summary(accuracy), "balanced_accuracy": summary(balanced, key="per_seed")}
+        if arm != "classic":
+            base = scores["classic"]
+            out[arm]["difference"] = paired_difference(accuracy, [s.accuracy for s in base])
+            out[arm]["balanced_accuracy"]["difference"] = paired_difference(balanced, [s.balanced for s in base])
+    return out
+
+
+def summary(values, key: str = "accuracy") -> dict:
+    """The per-seed values (under ``key``), their mean and sample standard deviation (None for one seed)."""
     v = np.asarray(values, dtype=float)
-    return {"accuracy": v.tolist(), "mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else None}
+    return {key: v.tolist(), "mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else None}
 
 
 def paired_difference(arm, base) -> dict:
-    """``arm - base`` paired by seed: mean, std (ddof=1), paired t-test and Wilcoxon p-values.
-
-    Both p-values are 1 when every difference is 0 (the tests are undefined there) and None for
-    one seed.
+    """``arm - base`` paired by seed: mean, std (ddof=1), paired t-test and Wilcoxon p-values (both 1
+    when every difference is 0, where the tests are undefined; None for one seed).
 
     Examples
     --------
