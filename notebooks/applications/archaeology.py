@@ -293,8 +293,9 @@ for name, guess in (("VAE completion", completed), ("nearest training profile", 
 # IberianGAN (Navarro et al. 2022) reported outline RMSEs of 0.021 (base missing) and 0.027 (rim
 # missing), averaged over the items within one standard deviation, as the last outline column is.
 # The nearest training profile alone already matches them on this collection. Beating retrieval
-# on outlines needs a sharper completion: `ls.models.create("inpaint")` is a network trained for
-# completion itself, which `ls.latent.complete` uses the same way.
+# on outlines needs a sharper completion: `ls.models.create("inpaint")`, a network trained for
+# completion itself (`ls.latent.complete` uses it the same way), narrows the gap (outline RMSE
+# 0.030 against the VAE's 0.040 with the base missing, `docs/archaeology.md`) but does not yet close it.
 
 # %% [markdown]
 # ## Does augmentation help a classifier?
