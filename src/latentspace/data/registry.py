@@ -47,7 +47,9 @@ def load(name_or_path, **options):
     ----------
     name_or_path : str or path
         A registered name (see :func:`available`), a folder or ``.zip`` archive of images
-        (see :func:`latentspace.data.images.load_folder`), or a ``.npy`` / ``.npz`` file.
+        (see :func:`latentspace.data.images.load_folder`), a ``.npy`` / ``.npz`` file, or volumes: a
+        ``.binvox``, ``.vox``, mesh, NIfTI file, DICOM series or a folder of them
+        (see :func:`latentspace.data.volume_files.load_volumes`).
     **options
         Loader options, e.g. ``n=``, ``seed=``, ``data_dir=``, ``size=``, ``test_fraction=``; for
         collections of images ``labels=``, ``label_pattern=``, ``class_depth=``, ``min_per_class=``,
@@ -135,6 +137,12 @@ def _load(key: str, options: dict):
     if key in _LOADERS:
         return _call(_LOADERS[key][0], key, options)
     path = Path(key).expanduser()
+    from latentspace.data.volume_files import is_volume_source
+
+    if is_volume_source(path):   # a volume file, a DICOM series, or a folder holding volumes
+        from latentspace.data.volume_files import load_volumes
+
+        return _call(load_volumes, str(path), {"path": path, **options})
     if path.is_dir() or path.suffix.lower() == ".zip":
         from latentspace.data.images import load_folder
 
@@ -146,13 +154,14 @@ def _load(key: str, options: dict):
             raise UserError(f"no such file: {path}; check the path")
         return _call(load_array, str(path), {"path": path, **options})
     if path.exists():
-        raise UserError(f"cannot read {path}: give a folder or .zip of images, or a .npy/.npz file")
+        raise UserError(f"cannot read {path}: give a folder or .zip of images, a .npy/.npz file, or a volume "
+                        "(.binvox, .vox, .off, .obj, .stl, .nii, .nii.gz, a folder of .dcm slices)")
     looks_like_path = any(c in key for c in "/\\.") or key.startswith("~")
     if looks_like_path:
         raise UserError(f"no such file or folder: {path}; check the path")
     raise UserError(
         f"unknown dataset {key!r}; use one of: {', '.join(sorted(_LOADERS))}, or a path to a folder or .zip of "
-        "images, or a .npy/.npz file"
+        "images, a .npy/.npz file, or a volume file (.binvox, .vox, .off, .obj, .stl, .nii, .nii.gz, .dcm folder)"
     )
 
 

@@ -7,6 +7,8 @@
 - ``features``: the domain feature extractors those scores are computed on;
 - :func:`toy2d_metrics` (PacGAN's mode metrics) and :func:`heldout_nll` (likelihoods, each saying
   what it is a likelihood of: ``likelihood.LIKELIHOOD_OF``);
+- ``repertoire``: vocal repertoires in latent space (k-NN label accuracy, cluster agreement with
+  hand labels by V-measure, MMD between two repertoires beside the within-repertoire floor);
 - ``display``: how an evaluation is shown (labels, counts, the notes; :func:`format_results`).
 
 Importing this package is light (numpy only); the rest is loaded on first use.
@@ -34,6 +36,9 @@ _LAZY = {
     "classifier_two_sample_test": "latentspace.metrics.scores",
     "memorisation": "latentspace.metrics.scores",
     "class_scores": "latentspace.metrics.scores",
+    "knn_accuracy": "latentspace.metrics.repertoire",
+    "cluster_agreement": "latentspace.metrics.repertoire",
+    "repertoire_mmd": "latentspace.metrics.repertoire",
 }
 
 __all__ = ["heldout_nll", "toy2d_metrics", *_LAZY]

@@ -7,5 +7,6 @@ built-ins are ``points``, ``image``, ``volume`` and ``spectrogram`` (:mod:`.buil
 
 from latentspace.modalities.base import Modality, get, names, register, tile
 from latentspace.modalities import builtin, profile  # noqa: E402,F401  (registers the built-ins)
+from latentspace.modalities import scans  # noqa: E402,F401  (intensity volumes: CT, MRI)
 
 __all__ = ["Modality", "get", "names", "register", "tile"]

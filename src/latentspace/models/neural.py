@@ -161,6 +161,9 @@ class NeuralModel(GenerativeModel):
         if not isinstance(data, Dataset):
             raise UserError(f"fit expects a latentspace Dataset, got {type(data).__name__}; wrap an array with "
                             "ls.data.from_array(x, y=None), or load files with ls.data.load(path)")
+        if len(data) < 2:
+            raise UserError(f"{data.name} has {len(data)} training item(s); a model learns from a collection: "
+                            "give a folder of several files (or more items)")
         self.sized_for_ = self._sized_for(device, out if resume else None)
         settings = self.train_settings(data, out=out, resume=resume, steps=steps, batch_size=batch_size, seed=seed,
                                        log_every=log_every, sample_every=sample_every,
