@@ -194,17 +194,21 @@ def cmd_train(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from latentspace.cli_output import new_output, npy_bytes
+    from latentspace.cli_output import ITEM_FORMATS, SOUND_FORMATS, new_output, npy_bytes, wav_outputs, write_wavs
     from latentspace.errors import UserError
     from latentspace.runs import load_run
     from latentspace.storage import atomic_write_bytes
 
-    out = new_output(args.out, args.overwrite)
+    out = new_output(args.out, args.overwrite, ITEM_FORMATS + SOUND_FORMATS)
     if args.n < 1:
         raise UserError(f"--n must be a positive integer, got {args.n}")
     model, _ = load_run(args.run)
+    sounds = wav_outputs(out, args.n, model.info_, args.overwrite) if out.suffix.lower() in SOUND_FORMATS else None
     x = model.sample(args.n, seed=args.seed)
-    if out.suffix.lower() == ".npy":
+    if sounds is not None:
+        write_wavs(x, model.info_, sounds)
+        out = f"{sounds[0]} ... {sounds[-1].name}" if len(sounds) > 1 else sounds[0]
+    elif out.suffix.lower() == ".npy":
         atomic_write_bytes(out, npy_bytes(x.numpy()))
     else:
         from latentspace.plots import save_samples
@@ -384,7 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("sample", help="draw samples from a trained model")
     q.add_argument("run", metavar="RUN_OR_MODEL")
     q.add_argument("--n", type=int, default=64)
-    q.add_argument("--out", required=True, help="FILE.png (a picture) or FILE.npy (the samples)")
+    q.add_argument("--out", required=True, help="FILE.png (a picture), FILE.npy (the samples), or FILE.wav (a "
+                                                "spectrogram run made from sound: FILE-000.wav, ... one per sample)")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--overwrite", action="store_true")
     q.set_defaults(func=cmd_sample)

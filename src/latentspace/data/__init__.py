@@ -13,6 +13,7 @@ from latentspace.data.registry import available, load, register
 # Importing the loader modules registers their datasets.
 from latentspace.data import toy2d, images, arrays  # noqa: E402,F401
 from latentspace.data import pottery, pottery_synthetic  # noqa: E402,F401
+from latentspace.data import birdsong, birdsong_synthetic  # noqa: E402,F401
 from latentspace.data import volume_files, volumes_synthetic  # noqa: E402,F401
 from latentspace.data.arrays import from_array  # noqa: E402
 

@@ -175,6 +175,11 @@ class Modality:
         """
         return {}
 
+    def sounds(self, x, info) -> list[bytes]:
+        """Some data-space items as WAV files' bytes, for a report's audio players; none by default
+        (spectrograms made from sound turn back into sound)."""
+        return []
+
     def picture(self, item, info) -> np.ndarray:
         """One data-space item as an array for ``imshow`` (H, W) or (H, W, 3), values in [0, 1]."""
         pic = self.display(torch.as_tensor(item)[None], info)[0]

@@ -1,4 +1,4 @@
-"""The built-in modalities: points, images, volumes and spectrograms.
+"""The built-in modalities: points, images and volumes (spectrograms: :mod:`.spectrogram`).
 
 Where each default was measured is said beside it; the networks and recipes that read these
 attributes live with the model families (``latentspace.models``).
@@ -100,25 +100,6 @@ def _render_options(info) -> dict:
     return {"threshold": extra.get("threshold", 0.5), "up": extra.get("up_axis", -1)}
 
 
-class Spectrogram(Modality):
-    """Log-magnitude spectrograms ``(1, frequencies, frames)``, values in dB: 2-D convs, drawn with a
-    colour map over the data's own dB range (``info.extra["display_range"]`` when the loader knows
-    it), low frequencies at the bottom."""
-
-    name = "spectrogram"
-    description = "log-magnitude spectrograms (1, frequencies, frames), values in dB"
-    spatial_dims = 2
-    cmap = "magma"
-    origin_lower = True
-    array_shapes = "(n, F, T) or (n, 1, F, T)"
-
-    def array_layout(self, shape, inferring=False):
-        if inferring:  # a 3-D array is an image unless the user says otherwise
-            return None
-        return "hw" if len(shape) == 3 else "chw" if len(shape) == 4 and shape[1] == 1 else None
-
-
 POINTS = register(Points())
 IMAGE = register(Image())
 VOLUME = register(Volume())
-SPECTROGRAM = register(Spectrogram())

@@ -40,6 +40,7 @@ class Picture:
     height: int
     pixels: bool = False    # drawn pixel for pixel (no smoothing when enlarged)
     caption: str = ""
+    audio: list = field(default_factory=list)   # data: URIs of WAV files played under the picture
 
 
 @dataclass
@@ -149,6 +150,12 @@ def _uri(png: bytes):
     return Markup("data:image/png;base64," + base64.b64encode(png).decode("ascii"))
 
 
+def _wav_uri(wav: bytes):
+    from markupsafe import Markup
+
+    return Markup("data:audio/wav;base64," + base64.b64encode(wav).decode("ascii"))
+
+
 def figure_picture(fig, alt: str, dpi: int = 144, caption: str = "") -> Picture:
     """A matplotlib figure as a picture (drawn at ``dpi``, shown at 96 dpi for sharp screens);
     the figure is closed."""
@@ -220,6 +227,7 @@ def samples_pictures(model, data, seed: int, alt: str, target: int = 400, captio
     else:
         x = draw(model, spec.grid_items, seed, data)
         pictures = [pixels_picture(spec.grid(x, info, ncols=8), alt, target=target, caption=caption)]
+        pictures[0].audio = [_wav_uri(w) for w in (spec.sounds(x, info) if views else [])]
     if views:
         pictures += [pixels_picture(pic, f"{alt}: {title}", target=target, caption=title)
                      for title, pic in spec.extra_views(x, info).items()]
