@@ -35,7 +35,7 @@ def add_data_options(q: argparse.ArgumentParser, *, of_run: bool = False, classe
     ``classes``: offer ``--classes``.
     """
     runs, default = (" (default: the run's)", "the run's") if of_run else ("", "64")
-    q.add_argument("--data-dir", help="folder with the dataset's files (mnist, fashion-mnist, pottery)")
+    q.add_argument("--data-dir", help="folder with the dataset's files (mnist, fashion-mnist, pottery, birdsong)")
     q.add_argument("--download", action="store_true", help="download the dataset (checksums verified)")
     if classes:
         q.add_argument("--classes", help="keep only these classes of a labelled dataset, e.g. chair or 3,5,8")
@@ -43,7 +43,8 @@ def add_data_options(q: argparse.ArgumentParser, *, of_run: bool = False, classe
                    help="any other option of the dataset's loader, e.g. --data-option scale=common for pottery "
                         "(values read as JSON when they can be); repeatable")
     q.add_argument("--size", type=int, help="folders of images: the side of the square the images are resized and "
-                                            f"padded to (default {default})")
+                                            f"padded to (default {default}); volume files: the grid's side "
+                                            "(default 32); pottery, birdsong: the item's side")
     g = q.add_argument_group(f"collections of images (a folder or a .zip){runs}")
     g.add_argument("--labels", metavar="FILE.csv",
                    help="a CSV/TSV table with a header row and columns file,label: the class of each image (paths "

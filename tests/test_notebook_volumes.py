@@ -1,0 +1,97 @@
+"""notebooks/applications/volumes.py: valid jupytext percent format, and it runs as a script in fast mode."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SHARED_DATA
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "applications" / "volumes.py"
+CHAIRS = SHARED_DATA / "voxels" / "modelnet10_vox32_chair_monitor_train.npz"
+CELL = re.compile(r"^# %%(?P<rest>.*)$", re.M)
+
+
+def cells(text: str) -> list[tuple[str, str]]:
+    """(marker line after '# %%', body) of every cell, the header and anything before the first cell left out."""
+    marks = list(CELL.finditer(text))
+    return [(m["rest"], text[m.end():marks[i + 1].start() if i + 1 < len(marks) else len(text)])
+            for i, m in enumerate(marks)]
+
+
+def environment(tmp_path, shared_data) -> dict:
+    """Fast mode, no windows, caches and the notebook's example files under ``tmp_path``."""
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return {**os.environ, "LATENTSPACE_FAST": "1", "MPLBACKEND": "Agg", "LATENTSPACE_CACHE": str(tmp_path / "cache"),
+            "LATENTSPACE_SHARED_DATA": str(shared_data), "TMPDIR": str(tmp_path / "tmp")}
+
+
+def test_notebook_is_jupytext_percent_format():
+    text = NOTEBOOK.read_text()
+    header = text.split("\n# %%", 1)[0].splitlines()
+    assert header[0] == "# ---" and "# ---" in header[1:], "the jupytext header opens and closes with '# ---'"
+    assert "#   jupytext:" in header and "#       format_name: percent" in header
+    found = cells(text)
+    kinds = [rest.strip() for rest, _ in found]
+    markdown = sum(k.startswith("[markdown]") for k in kinds)
+    assert markdown >= 10 and len(kinds) - markdown >= 10
+    assert kinds[0] == "[markdown]" and "You will learn" in found[0][1] and "Time:" in found[0][1]
+    for rest, body in found:
+        if rest.strip().startswith("[markdown]"):
+            assert all(not line or line.startswith("#") for line in body.strip().splitlines()), body[:200]
+    solutions = [body for rest, body in found if '"source_hidden": true' in rest]
+    assert len(solutions) >= 2 and all("Exercise" in body for body in solutions)
+    compile(text, str(NOTEBOOK), "exec")
+
+
+def test_files_load_and_chairs_are_skipped_when_absent(tmp_path):
+    """The file cells (binvox, stl, NIfTI) run, and without the chairs the notebook says so and goes on."""
+    code = []
+    for rest, body in cells(NOTEBOOK.read_text()):
+        if not rest.strip().startswith("[markdown]"):
+            code.append(body)
+            if "CHAIRS_FILE.is_file()" in body:
+                break
+    script = tmp_path / "file_cells.py"
+    script.write_text(f"__file__ = {str(NOTEBOOK)!r}\n" + "\n".join(code))
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=180,
+                          env=environment(tmp_path, tmp_path / "no-such-folder"))
+    out = proc.stdout
+    assert proc.returncode == 0, (out[-2000:], proc.stderr[-3000:])
+    for line in ("table: 1 items", "mug: 1 items", "chest: 1 items", "scan (1, 32, 32, 32)",
+                 "file (48, 48, 16) voxels of 8 x 8 x 24 mm  ->  loaded (1, 32, 32, 32)", "No ModelNet10 chairs at"):
+        assert line in out, line
+    occupied = int(re.search(r"occupied voxels (\d+)", out)[1])
+    assert 1000 < occupied < 4000, out        # the table's top and legs at 32^3, not an empty or a full cube
+    nodules = re.search(r"(\d) nodule\(s\), centred on axial slices \[([\d, ]+)\]", out)
+    assert nodules and all(11 <= int(z) <= 18 for z in nodules[2].split(",")), out   # on the slices drawn
+    written = {p.name for p in (tmp_path / "tmp").rglob("*") if p.is_file()}
+    assert {"table.binvox", "mug.stl", "chest.nii.gz"} <= written, written   # under TMPDIR, not the working folder
+    assert not [p for p in tmp_path.iterdir() if p.name not in ("tmp", "cache", "file_cells.py")]
+
+
+@pytest.mark.slow
+def test_notebook_runs_in_fast_mode(tmp_path):
+    real = CHAIRS.is_file()
+    proc = subprocess.run([sys.executable, str(NOTEBOOK)], cwd=tmp_path, capture_output=True, text=True, timeout=400,
+                          env=environment(tmp_path, SHARED_DATA if real else tmp_path / "no-such-folder"))
+    out = proc.stdout
+    assert proc.returncode == 0, (out[-2000:], proc.stderr[-3000:])
+    assert "fast mode" in out
+    assert ("modelnet10_vox32_chair_monitor_train: 889 items" if real else "No ModelNet10 chairs at") in out
+    for line in ("training the VAE on shapes-3d (400 volumes)", "ct-synthetic: 300 items",
+                 "labelled volumes per class: [10, 10]", "generated (4, 1, 32, 32, 32)",
+                 "generated volumes per class: {'no lesion': 10, 'lesion': 10}", "augmentation experiment:",
+                 "voxels at 0 (below -160 HU)", "filled, 64³"):
+        assert line in out, line
+    drawn = re.search(r"samples \(8, 1, 16, 16, 16\): ([\d.]+)% of the voxels drawn", out)
+    assert drawn, out[-2000:]
+    row = re.compile(r"^(classic|cvae) +(\d\.\d{3}) .*?((?: \d\.\d{3}){2})$")   # arm, mean, accuracy per seed
+    arms = {m[1]: (float(m[2]), [float(v) for v in m[3].split()]) for m in map(row.match, out.splitlines()) if m}
+    assert list(arms) == ["classic", "cvae"], out[-2000:]
+    for mean, per_seed in arms.values():
+        assert all(0 <= v <= 1 for v in per_seed) and abs(mean - sum(per_seed) / 2) < 1e-3
+    assert not list(tmp_path.glob("*.png")), "the notebook shows its figures; it writes none"
