@@ -40,7 +40,7 @@ import torch
 
 import latentspace as ls
 from latentspace.cli import _duration, _parse_set
-from latentspace.data.arrays import modality_info
+from latentspace.data.birdsong import on_pool_floor, pool_birds
 from latentspace.data.dataset import Dataset
 from latentspace.errors import UserError
 from latentspace.metrics.repertoire import cluster_agreement, knn_accuracy, repertoire_mmd
@@ -60,41 +60,6 @@ def bird_folders(root: Path) -> list[Path]:
     if not birds:
         raise UserError(f"no recordings (.wav, .cbin) under {root}; give a folder of birds or of one bird's songs")
     return birds
-
-
-def _settings(data) -> dict:
-    """The spectrogram settings that must agree for birds to share a model (all but the dB floor)."""
-    return {k: v for k, v in (data.info.extra.get("stft") or {}).items() if k != "db_floor"}
-
-
-def pooled(birds: dict) -> Dataset:
-    """One training set of every bird's training syllables, classes named ``bird:label``.
-
-    All birds must share their spectrogram settings (rate, FFT, hop, frequency range, size). Each
-    loader floors its dB values at its own loudest level less its dB range; the pool floors them all at
-    the highest of those floors, so that no bird's quiet background tells it apart.
-    """
-    first = next(iter(birds.values()))
-    for name, data in birds.items():
-        if _settings(data) != _settings(first) or data.info.shape != first.info.shape:
-            raise UserError(f"bird {name}'s spectrograms were made with other settings than the first bird's; "
-                            "load them with the same options")
-    floor = max(d.info.extra["stft"]["db_floor"] for d in birds.values())
-    xs, ys, classes = [], [], []
-    for name, data in birds.items():
-        xs.append(data.to_data().clamp_min(floor))
-        ys.append(data.y + len(classes))
-        classes += [f"{name}:{c}" for c in data.info.classes]
-    x = torch.cat(xs)
-    stft = {**first.info.extra["stft"], "db_floor": floor}
-    extra = {"stft": stft, "display_range": [floor, float(x.max())]}
-    info = modality_info("birdsong-pooled", first.info.modality, first.info.shape, x, classes=classes, extra=extra)
-    return Dataset(info.to_model(x), torch.cat(ys), info=info, split="train")
-
-
-def floored(data: Dataset, train: Dataset) -> torch.Tensor:
-    """A bird's data-space items on the pool's dB floor."""
-    return data.to_data().clamp_min(train.info.extra["stft"]["db_floor"])
 
 
 class StepCount(Callback):
@@ -150,7 +115,7 @@ def write_outputs(folder: Path, model, train: Dataset, birds: dict, maps: dict, 
     wav("samples-16.wav", np.concatenate([np.concatenate([s, gap]) for s in sounds]))
 
     bird = next(iter(birds.values()))
-    x, y = floored(bird.test, train), bird.test.y
+    x, y = on_pool_floor(bird.test, train), bird.test.y
     a, b = x[(y == 0).nonzero()[0, 0]], x[(y == 1).nonzero()[0, 0]]
     path = interpolate(model, a, b, steps=8)
     picture("interpolation.png", torch.cat([a[None], path, b[None]]), 10)
@@ -190,7 +155,7 @@ def main(argv=None) -> dict:
     birds = {d.name: ls.data.load("birdsong", data_dir=str(d), size=args.size, seed=args.seed)
              for d in bird_folders(Path(args.data_dir))}
     load_seconds = time.perf_counter() - t0
-    train = pooled(birds)
+    train = pool_birds(birds)
     model = ls.models.create(args.model, **_parse_set(args.set))
     budget = {"steps": args.train_steps} if args.train_steps else {"time": args.time} if args.time else {}
     t1, counter = time.perf_counter(), StepCount()
@@ -202,7 +167,7 @@ def main(argv=None) -> dict:
            "items": {}, "labels": {}, "knn_accuracy": {}, "v_measure": {}, "clusters": {}, "noise_fraction": {}}
     z, maps = {}, {}
     for name, data in birds.items():
-        z_train, z_test = codes(model, floored(data, train)), codes(model, floored(data.test, train))
+        z_train, z_test = codes(model, on_pool_floor(data, train)), codes(model, on_pool_floor(data.test, train))
         y_train, y_test = data.y.numpy(), data.test.y.numpy()
         z[name] = np.concatenate([z_train, z_test])
         size = max(5, round(args.min_cluster * len(z[name])))

@@ -41,15 +41,20 @@ def test_two_birds_share_one_model_and_get_every_measure(tmp_path, capsys):
     assert 0 <= last["spectral_convergence_real"] < 1
 
 
-def test_birds_made_with_other_settings_are_refused(tmp_path):
+def test_birds_pool_on_the_highest_floor_and_other_settings_are_refused():
     import latentspace as ls
+    from latentspace.data.birdsong import on_pool_floor, pool_birds
     from latentspace.errors import UserError
 
-    bench = _module(HERE.parent / "benchmarks" / "birdsong_latents.py", "birdsong_latents")
     a = ls.data.load("birdsong-synthetic", n=24, size=16)
-    b = ls.data.load("birdsong-synthetic", n=24, size=16, seed=1)
-    pool = bench.pooled({"a": a, "b": b})
+    b = ls.data.load("birdsong-synthetic", n=24, size=16, seed=1, db_range=60)
+    pool = pool_birds({"a": a, "b": b})
+    floor = max(a.info.extra["stft"]["db_floor"], b.info.extra["stft"]["db_floor"])
+    assert pool.info.extra["stft"]["db_floor"] == floor and float(pool.to_data().min()) >= floor - 1e-4
+    assert float(on_pool_floor(a, pool).min()) >= floor - 1e-4
     assert pool.classes[:2] == ["a:upsweep", "a:downsweep"] and len(pool) == len(a) + len(b)
     assert int(pool.y.max()) == len(a.classes) + len(b.classes) - 1
     with pytest.raises(UserError, match="other settings"):
-        bench.pooled({"a": a, "c": ls.data.load("birdsong-synthetic", n=24, size=32)})
+        pool_birds({"a": a, "c": ls.data.load("birdsong-synthetic", n=24, size=32)})
+    with pytest.raises(UserError, match="not spectrograms"):
+        pool_birds({"a": a, "d": ls.data.load("digits")})

@@ -1,66 +1,28 @@
-"""notebooks/applications/volumes.py: valid jupytext percent format, and it runs as a script in fast mode."""
+"""notebooks/applications/volumes.py runs as a script in fast mode (its format: test_notebooks_format.py)."""
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import SHARED_DATA
+from notebook_cells import code_until, fast_env, run_script
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "applications" / "volumes.py"
 CHAIRS = SHARED_DATA / "voxels" / "modelnet10_vox32_chair_monitor_train.npz"
-CELL = re.compile(r"^# %%(?P<rest>.*)$", re.M)
-
-
-def cells(text: str) -> list[tuple[str, str]]:
-    """(marker line after '# %%', body) of every cell, the header and anything before the first cell left out."""
-    marks = list(CELL.finditer(text))
-    return [(m["rest"], text[m.end():marks[i + 1].start() if i + 1 < len(marks) else len(text)])
-            for i, m in enumerate(marks)]
 
 
 def environment(tmp_path, shared_data) -> dict:
     """Fast mode, no windows, caches and the notebook's example files under ``tmp_path``."""
     (tmp_path / "tmp").mkdir(exist_ok=True)
-    return {**os.environ, "LATENTSPACE_FAST": "1", "MPLBACKEND": "Agg", "LATENTSPACE_CACHE": str(tmp_path / "cache"),
-            "LATENTSPACE_SHARED_DATA": str(shared_data), "TMPDIR": str(tmp_path / "tmp")}
-
-
-def test_notebook_is_jupytext_percent_format():
-    text = NOTEBOOK.read_text()
-    header = text.split("\n# %%", 1)[0].splitlines()
-    assert header[0] == "# ---" and "# ---" in header[1:], "the jupytext header opens and closes with '# ---'"
-    assert "#   jupytext:" in header and "#       format_name: percent" in header
-    found = cells(text)
-    kinds = [rest.strip() for rest, _ in found]
-    markdown = sum(k.startswith("[markdown]") for k in kinds)
-    assert markdown >= 10 and len(kinds) - markdown >= 10
-    assert kinds[0] == "[markdown]" and "You will learn" in found[0][1] and "Time:" in found[0][1]
-    for rest, body in found:
-        if rest.strip().startswith("[markdown]"):
-            assert all(not line or line.startswith("#") for line in body.strip().splitlines()), body[:200]
-    solutions = [body for rest, body in found if '"source_hidden": true' in rest]
-    assert len(solutions) >= 2 and all("Exercise" in body for body in solutions)
-    compile(text, str(NOTEBOOK), "exec")
+    return fast_env(tmp_path, LATENTSPACE_SHARED_DATA=shared_data, TMPDIR=tmp_path / "tmp")
 
 
 def test_files_load_and_chairs_are_skipped_when_absent(tmp_path):
     """The file cells (binvox, stl, NIfTI) run, and without the chairs the notebook says so and goes on."""
-    code = []
-    for rest, body in cells(NOTEBOOK.read_text()):
-        if not rest.strip().startswith("[markdown]"):
-            code.append(body)
-            if "CHAIRS_FILE.is_file()" in body:
-                break
     script = tmp_path / "file_cells.py"
-    script.write_text(f"__file__ = {str(NOTEBOOK)!r}\n" + "\n".join(code))
-    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=180,
-                          env=environment(tmp_path, tmp_path / "no-such-folder"))
-    out = proc.stdout
-    assert proc.returncode == 0, (out[-2000:], proc.stderr[-3000:])
+    script.write_text(code_until(NOTEBOOK, "CHAIRS_FILE.is_file()"))
+    out = run_script(script, tmp_path, environment(tmp_path, tmp_path / "no-such-folder"), timeout=180)
     for line in ("table: 1 items", "mug: 1 items", "chest: 1 items", "scan (1, 32, 32, 32)",
                  "file (48, 48, 16) voxels of 8 x 8 x 24 mm  ->  loaded (1, 32, 32, 32)", "No ModelNet10 chairs at"):
         assert line in out, line
@@ -76,10 +38,7 @@ def test_files_load_and_chairs_are_skipped_when_absent(tmp_path):
 @pytest.mark.slow
 def test_notebook_runs_in_fast_mode(tmp_path):
     real = CHAIRS.is_file()
-    proc = subprocess.run([sys.executable, str(NOTEBOOK)], cwd=tmp_path, capture_output=True, text=True, timeout=400,
-                          env=environment(tmp_path, SHARED_DATA if real else tmp_path / "no-such-folder"))
-    out = proc.stdout
-    assert proc.returncode == 0, (out[-2000:], proc.stderr[-3000:])
+    out = run_script(NOTEBOOK, tmp_path, environment(tmp_path, SHARED_DATA if real else tmp_path / "no-such-folder"))
     assert "fast mode" in out
     assert ("modelnet10_vox32_chair_monitor_train: 889 items" if real else "No ModelNet10 chairs at") in out
     for line in ("training the VAE on shapes-3d (400 volumes)", "ct-synthetic: 300 items",

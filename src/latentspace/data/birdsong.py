@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from latentspace.data import audio, birdsong_annotations as annotations
 from latentspace.data.arrays import check_float, check_fraction, check_int, modality_info
@@ -346,3 +347,52 @@ def _notes(files, spans, held, rejected, cut, st, resampled, rate, notes) -> lis
         out.append("resampled to " + f"{rate} Hz: " + ", ".join(f"{k} recording(s) at {r} Hz"
                                                                  for r, k in resampled.items()))
     return out + notes
+
+
+# -- several birds in one latent space ------------------------------------------------------------------------
+def _shared_settings(data) -> dict:
+    """The spectrogram settings that must agree for birds to share a model (all but the dB floor)."""
+    return {k: v for k, v in (data.info.extra.get("stft") or {}).items() if k != "db_floor"}
+
+
+def pool_birds(birds: dict) -> Dataset:
+    """One training set of several birds' training syllables, classes named ``bird:label``, so that one model
+    puts all of them in one latent space (as AVA compared birds).
+
+    ``birds`` maps a name to each bird's Dataset (from ``load("birdsong", ...)`` with the same options). Each
+    loader floors its dB values at its own loudest level less its dB range; the pool floors them all at the
+    highest of those floors, so that no bird's quieter background tells it apart. Give the model a bird's
+    items on the pool's floor with :func:`on_pool_floor`.
+
+    Examples
+    --------
+    >>> import latentspace as ls
+    >>> a = ls.data.load("birdsong-synthetic", n=24, size=16)
+    >>> b = ls.data.load("birdsong-synthetic", n=24, size=16, seed=1)
+    >>> pool_birds({"a": a, "b": b}).classes[:2]
+    ['a:upsweep', 'a:downsweep']
+    """
+    if not birds:
+        raise UserError("pool_birds needs at least one bird's Dataset")
+    first = next(iter(birds.values()))
+    for name, data in birds.items():
+        if "stft" not in data.info.extra:
+            raise UserError(f"bird {name}'s items are not spectrograms made from sound; load it with 'birdsong'")
+        if _shared_settings(data) != _shared_settings(first) or data.info.shape != first.info.shape:
+            raise UserError(f"bird {name}'s spectrograms were made with other settings than the first bird's; "
+                            "load every bird with the same options")
+    floor = max(d.info.extra["stft"]["db_floor"] for d in birds.values())
+    xs, ys, classes = [], [], []
+    for name, data in birds.items():
+        xs.append(data.to_data().clamp_min(floor))
+        ys.append(data.y + len(classes))
+        classes += [f"{name}:{c}" for c in data.info.classes]
+    x = torch.cat(xs)
+    extra = {"stft": {**first.info.extra["stft"], "db_floor": floor}, "display_range": [floor, float(x.max())]}
+    info = modality_info("birdsong-pooled", first.info.modality, first.info.shape, x, classes=classes, extra=extra)
+    return Dataset(info.to_model(x), torch.cat(ys), info=info, split="train")
+
+
+def on_pool_floor(data: Dataset, pool: Dataset) -> torch.Tensor:
+    """A bird's data-space items floored at the pool's dB floor (what a model trained on the pool saw)."""
+    return data.to_data().clamp_min(pool.info.extra["stft"]["db_floor"])

@@ -94,7 +94,8 @@ def embed_2d(z, method: str = "auto", seed: int = 0) -> tuple[np.ndarray, str]:
         except ImportError:
             raise UserError("method 'umap' needs umap-learn: pip install 'latentspace[umap]' "
                             "(or use method 'pca')") from None
-        points = umap.UMAP(n_components=2, n_neighbors=15, min_dist=0.1, random_state=int(seed)).fit_transform(z)
+        points = umap.UMAP(n_components=2, n_neighbors=15, min_dist=0.1, random_state=int(seed),
+                           n_jobs=1).fit_transform(z)
     elif method == "pca":
         from sklearn.decomposition import PCA
 
