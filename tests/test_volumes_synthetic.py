@@ -69,3 +69,18 @@ def test_3d_vae_and_gan_train_on_scans_and_draw_them_as_slices(family):
     assert samples.shape == (4, 1, 16, 16, 16) and 0 <= float(samples.min()) and float(samples.max()) <= 1
     picture = data.info.spec.grid(samples, data.info)
     assert picture.shape == (2 * 17 + 1, 2 * (3 * 16 + 2 + 1) + 1, 1)   # 2 x 2 items, three slices each
+
+
+@pytest.mark.parametrize("title", [None, "four shapes"])
+def test_voxel_grid_item_labels_stay_inside_the_figure(title):
+    import matplotlib.pyplot as plt
+
+    from latentspace.plots import voxel_grid
+
+    fig = voxel_grid(ls.data.load("shapes-3d", n=40).to_data()[:4], n=4, ncols=2, title=title,
+                     labels=["a", "b", "c", "d"])
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    tops = [ax.title.get_window_extent(renderer).y1 for ax in fig.axes if ax.get_title()]
+    assert len(tops) == 4 and max(tops) <= fig.bbox.y1
+    plt.close(fig)

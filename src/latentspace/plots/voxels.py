@@ -48,8 +48,8 @@ def voxel_grid(volumes, n: int = 16, *, ncols: int | None = None, title: str | N
     nrows = math.ceil(len(v) / ncols)
     h, w = pics.shape[1:3]
     cell = 1.8
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * cell, nrows * cell * h / w + (0.3 if title else 0)),
-                             squeeze=False)
+    head = (0.3 if title else 0) + (0.18 if labels is not None else 0)   # inches above the first row
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * cell, nrows * cell * h / w + head), squeeze=False)
     for i, ax in enumerate(axes.flat):
         if i >= len(v):
             ax.axis("off")
@@ -63,6 +63,6 @@ def voxel_grid(volumes, n: int = 16, *, ncols: int | None = None, title: str | N
             ax.set_title(str(labels[i]), fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.99 - (0.35 / fig.get_figheight() if title else 0),
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.99 - (head + 0.05 * bool(head)) / fig.get_figheight(),
                         wspace=0.04, hspace=0.12 if labels is not None else 0.04)
     return fig
