@@ -283,7 +283,7 @@ def _figure(width: float, height: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=min(80.0, 1100 / width))   # at most 1,100 pixels wide
+    fig = Figure(figsize=(width, height), dpi=min(80.0, 1100 / width), layout="constrained")   # <= 1,100 px wide
     FigureCanvasAgg(fig)
     return fig
 
