@@ -12,7 +12,6 @@ syllables, are split: no recording has syllables in both splits. See ``docs/bird
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from latentspace.data import audio, birdsong_annotations as annotations
+from latentspace.data.collections import natural_key
 from latentspace.data.arrays import check_float, check_fraction, check_int, modality_info
 from latentspace.data.dataset import Dataset, make_dataset
 from latentspace.data.registry import register
@@ -30,10 +30,6 @@ from latentspace.modalities.spectrogram import TIME_MODES, spectrograms, stft_se
 SEGMENTS = ("auto", "annotations", "threshold")
 #: why a recording can be left out, in the order the summary names them
 REASONS = ("unannotated", "no syllables")
-
-
-def _key(s: str):
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", s) if t]
 
 
 def recordings(data_dir) -> tuple[Path, list[Path]]:
@@ -49,7 +45,7 @@ def recordings(data_dir) -> tuple[Path, list[Path]]:
     if not files:
         raise UserError(f"{folder} holds no recordings ({', '.join(audio.AUDIO_SUFFIXES)}); give the folder of "
                         "the bird's WAV (or .cbin + .rec) files")
-    return folder, sorted(files, key=lambda p: _key(str(p.relative_to(folder))))
+    return folder, sorted(files, key=lambda p: natural_key(str(p.relative_to(folder))))
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -163,11 +159,11 @@ def _split_files(files: list, counts: list, test_fraction: float, seed: int, roo
 def _labels(owner_labels, min_per_class, notes):
     """Class names (natural order), the index of each syllable (-1: dropped), after ``min_per_class``."""
     counts = Counter(owner_labels)
-    keep = sorted((c for c, k in counts.items() if k >= min_per_class), key=_key)
+    keep = sorted((c for c, k in counts.items() if k >= min_per_class), key=natural_key)
     if not keep:
         raise UserError(f"no label has {min_per_class} or more syllables (the most common, "
                         f"{counts.most_common(1)[0][0]!r}, has {counts.most_common(1)[0][1]}); lower min_per_class")
-    dropped = sorted((c for c in counts if c not in keep), key=_key)
+    dropped = sorted((c for c in counts if c not in keep), key=natural_key)
     if dropped:
         notes.append(f"dropped {sum(counts[c] for c in dropped):,} syllables of {len(dropped)} label(s) with fewer "
                      f"than {min_per_class} (min_per_class): " + ", ".join(f"{c}: {counts[c]}" for c in dropped[:12]))

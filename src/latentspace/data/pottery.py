@@ -13,7 +13,6 @@ parametric profiles in the same format without any file.
 from __future__ import annotations
 
 import os
-import re
 import warnings
 import zlib
 from collections import Counter
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from latentspace.data import profiles
+from latentspace.data.collections import natural_key
 from latentspace.data.arrays import check_fraction, check_int, image_info, unit_to_model
 from latentspace.data.dataset import Dataset, make_dataset, seeded_split
 from latentspace.data.registry import register
@@ -46,21 +46,17 @@ class Rejected(Exception):
 
 
 # -- the folder ----------------------------------------------------------------------------------------
-def _key(s: str):
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", s) if t]
-
-
 def _drawings(folder: Path) -> list[Path]:
     """Image files under ``folder`` (any depth, hidden entries skipped), in natural order."""
     files = [p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()
              and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
-    return sorted(files, key=lambda p: _key(str(p.relative_to(folder))))
+    return sorted(files, key=lambda p: natural_key(str(p.relative_to(folder))))
 
 
 def _classes(folder: Path) -> tuple[list[Path], list[str] | None]:
     """(files, class per file) from class sub-folders, or (files, None) for a flat folder."""
     subs = sorted((d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")),
-                  key=lambda d: _key(d.name))
+                  key=lambda d: natural_key(d.name))
     labelled = [(d.name, _drawings(d)) for d in subs]
     labelled = [(c, f) for c, f in labelled if f]
     top = [p for p in _drawings(folder) if p.parent == folder]
@@ -344,7 +340,7 @@ def pottery(data_dir=None, size=64, scale="height", quantile=1.0, orient="auto",
     root, parts = found["root"], [found["train"]] + ([found["test"]] if found["test"] is not None else [])
     files = [f for fs, _ in parts for f in fs]
     split = np.repeat(np.arange(len(parts)), [len(fs) for fs, _ in parts])
-    classes = None if parts[0][1] is None else sorted({c for _, cs in parts for c in cs}, key=_key)
+    classes = None if parts[0][1] is None else sorted({c for _, cs in parts for c in cs}, key=natural_key)
     labels = None if classes is None else np.array([classes.index(c) for _, cs in parts for c in cs], dtype=np.int64)
     kept, keep, rejected = _read_all(files, root, OVERSAMPLE * size, detect=orient != "none")
     files = [f.relative_to(root).as_posix() for f, k in zip(files, keep) if k]

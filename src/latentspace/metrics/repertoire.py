@@ -24,14 +24,10 @@ __all__ = ["knn_accuracy", "embed_2d", "cluster_agreement", "repertoire_mmd"]
 
 
 def _codes(z, name: str, min_rows: int = 2) -> np.ndarray:
-    z = np.asarray(z, dtype=np.float64)
-    if z.ndim != 2:
-        raise UserError(f"{name} must be a 2-D array (items, features), got shape {z.shape}")
-    if len(z) < min_rows:
-        raise UserError(f"{name} needs at least {min_rows} rows, got {len(z)}")
-    if not np.isfinite(z).all():
-        raise UserError(f"{name} holds NaN or infinite values; check the model's codes")
-    return z
+    """A validated ``(n, d)`` float64 array of codes (the checks of the two-set scores)."""
+    from latentspace.metrics.pairwise import _features
+
+    return _features(z, name, min_rows).numpy()
 
 
 def _labels(y, n: int, name: str) -> np.ndarray:
