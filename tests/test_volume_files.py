@@ -103,7 +103,7 @@ def test_vox_reads_voxels_with_z_up_and_skips_other_chunks(tmp_path):
     (b"RIFF" + bytes(20), "not a MagicaVoxel .vox file"),
     (b"VOX " + struct.pack("<i", 150) + b"MAIN" + struct.pack("<ii", 0, 999), "malformed .vox chunk 'MAIN'"),
     (vox_bytes((4, 4, 4), [(4, 0, 0, 1)]), "outside the model's size"),
-    (vox_bytes((0, 4, 4), []), "not 1-2048 voxels per side"),
+    (vox_bytes((0, 4, 4), []), "not 1-256 voxels per side"),
     (vox_bytes((4, 4, 4), [(1, 1, 1, 1)])[:-1030], "malformed .vox chunk"),
 ])
 def test_malformed_vox_chunks_are_refused(tmp_path, bad, match):

@@ -22,6 +22,8 @@ import numpy as np
 
 from latentspace.errors import UserError
 
+MAX_SCAN_VOXELS = 1024 ** 3
+
 _LIBRARIES = {"trimesh": "mesh", "nibabel": "nifti", "pydicom": "dicom"}
 
 
@@ -91,7 +93,12 @@ def read_nifti(path) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     nib = need("nibabel", "reading .nii")
     try:
-        img = nib.as_closest_canonical(nib.load(str(path)))
+        img = nib.load(str(path))
+    except Exception as e:   # nibabel's errors on a corrupt file vary (ImageFileError, EOFError, zlib)
+        raise UserError(f"cannot read the NIfTI file {path} ({_detail(e)}); re-save it as .nii or .nii.gz") from None
+    _check_nifti_size(img, path)
+    try:
+        img = nib.as_closest_canonical(img)
         data = np.asanyarray(img.dataobj)
         zooms = np.asarray(img.header.get_zooms()[:3], dtype=np.float64)
     except Exception as e:   # nibabel's errors on a corrupt file vary (ImageFileError, EOFError, zlib)
@@ -105,6 +112,21 @@ def read_nifti(path) -> tuple[np.ndarray, np.ndarray]:
         raise UserError(f"{path} holds {data.dtype} values, not real intensities; save a real-valued image")
     zooms = np.where(np.isfinite(zooms) & (zooms > 0), zooms, 1.0)
     return np.ascontiguousarray(check_finite(str(path), data)), zooms
+
+
+def _check_nifti_size(img, path: Path) -> None:
+    """Refuse a header whose shape is larger than any scan (over 1024^3 voxels), or, for an uncompressed file,
+    larger than the bytes the file holds, before nibabel allocates it."""
+    shape = img.header.get_data_shape()
+    voxels = int(np.prod(shape, dtype=np.int64))
+    if voxels > MAX_SCAN_VOXELS:
+        raise UserError(f"{path}: the NIfTI header claims a {'x'.join(map(str, shape))} image, over 1024^3 voxels; "
+                        "the header is corrupt, or crop and resample the scan first")
+    if not str(path).endswith(".gz"):
+        need_bytes = int(img.dataobj.offset) + voxels * img.get_data_dtype().itemsize
+        if path.stat().st_size < need_bytes:
+            raise UserError(f"{path}: the NIfTI header promises {need_bytes} bytes, the file holds "
+                            f"{path.stat().st_size}: the file is truncated; re-save it as .nii or .nii.gz")
 
 
 # -- DICOM ----------------------------------------------------------------------------------------------

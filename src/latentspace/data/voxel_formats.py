@@ -217,8 +217,8 @@ def read_vox(path) -> np.ndarray:
             if len(content) < 12:
                 raise UserError(f"{label}: the .vox SIZE chunk holds {len(content)} bytes, not 12; {_VOX_FIX}")
             size = struct.unpack_from("<iii", content)
-            if min(size) < 1 or max(size) > 2048:
-                raise UserError(f"{label}: the .vox model size {size} is not 1-2048 voxels per side; {_VOX_FIX}")
+            if min(size) < 1 or max(size) > 256:   # voxel coordinates are single bytes: 256 is the format's limit
+                raise UserError(f"{label}: the .vox model size {size} is not 1-256 voxels per side; {_VOX_FIX}")
         elif cid == b"XYZI":
             if size is None:
                 raise UserError(f"{label}: the .vox XYZI chunk comes before its SIZE chunk; {_VOX_FIX}")

@@ -1,6 +1,6 @@
 """Pictures of data, samples, training and latent spaces, drawn as each modality says (``info.spec``):
 grids of pictures (images, volumes as shaded renders, colour-mapped spectrograms) or scatter plots
-of points. Matplotlib is imported lazily and always with the Agg backend.
+of points. Matplotlib is imported lazily, with the Agg backend unless one was chosen (Jupyter's inline one).
 
 - :mod:`.samples`: sample grids and figures, and writing them (:func:`save_samples`, :func:`save_figure`);
 - :mod:`.curves`: training curves from ``metrics.csv``;

@@ -8,6 +8,8 @@ volumes from four views, spectrograms colour-mapped).
 from __future__ import annotations
 
 import io
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +21,13 @@ from latentspace.storage import atomic_write_bytes
 
 
 def _mpl():
+    """pyplot, on the Agg backend unless a backend was already chosen: by ``MPLBACKEND`` (Jupyter's kernel sets
+    its inline backend so), or by a program that imported pyplot first. Switching a notebook to Agg would stop it
+    showing any figure."""
     import matplotlib
 
-    matplotlib.use("Agg", force=False)
+    if "MPLBACKEND" not in os.environ and "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
