@@ -1,13 +1,17 @@
 """What the notebook tests share: the cells of a jupytext percent-format notebook, its leading code cells as a
-script, and running a notebook (or those cells) as a script in fast mode."""
+script, running those cells as a script, and running a whole notebook as Jupyter does (jupytext reads it, nbclient
+executes it in an IPython kernel whose working folder is the notebook's) in fast mode."""
 
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+ALL = sorted(p for p in NOTEBOOKS.rglob("*.py") if "solutions" not in p.parts)
 CELL = re.compile(r"^# %%(?P<rest>.*)$", re.M)
 
 
@@ -41,3 +45,45 @@ def run_script(script: Path, tmp_path: Path, env: dict, timeout: int = 400) -> s
                           timeout=timeout, env=env)
     assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-3000:])
     return proc.stdout
+
+
+def run_notebook(notebook: Path, env: dict, timeout: int = 300) -> tuple[str, dict]:
+    """Execute ``notebook`` cell by cell in a fresh IPython kernel started in its folder with ``env``.
+
+    Returns the text it printed (every cell's stdout, in order) and the executed notebook. A cell that raises fails
+    the test with the cell's source and traceback (nbclient's ``CellExecutionError``). ``MPLBACKEND`` is dropped
+    from ``env`` so that figures come out as the kernel's inline PNGs, as a reader sees them.
+    """
+    import jupytext
+    from nbclient import NotebookClient
+
+    nb = jupytext.read(notebook)
+    kernel_env = {k: v for k, v in env.items() if k != "MPLBACKEND"}
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(notebook.parent)}})
+    client.execute(env=kernel_env)
+    printed = [out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
+               for out in cell.get("outputs", []) if out.get("output_type") == "stream" and out.get("name") == "stdout"]
+    return "".join(printed), nb
+
+
+def images(nb) -> int:
+    """How many PNG pictures the executed notebook shows."""
+    return sum("image/png" in out.get("data", {}) for cell in nb.cells if cell.cell_type == "code"
+               for out in cell.get("outputs", []))
+
+
+def written_into_repo(since: float) -> list:
+    """Files written into the repository's working tree (virtual environments, git and caches left out) since
+    ``since`` (a time.time())."""
+    skip = {".venv", ".venv-ci", ".git", ".pytest_cache", ".ruff_cache", "__pycache__", "runs"}
+    found = []
+    for folder, subfolders, files in os.walk(REPO):
+        subfolders[:] = [d for d in subfolders if d not in skip and not d.endswith(".egg-info")]
+        found += [Path(folder) / f for f in files if (Path(folder) / f).stat().st_mtime >= since]
+    return found
+
+
+def now() -> float:
+    """The time before a run, for :func:`written_into_repo` (file times can be a second coarse)."""
+    return time.time() - 1

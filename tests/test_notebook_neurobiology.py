@@ -1,7 +1,6 @@
-"""notebooks/applications/neurobiology.py runs as a script in fast mode (its format: test_notebooks_format.py)."""
+"""notebooks/applications/neurobiology.py runs in fast mode as Jupyter runs it (format: test_notebooks_format.py)."""
 
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -9,10 +8,11 @@ import pytest
 from scipy.io import wavfile
 
 from conftest import SHARED_DATA
-from notebook_cells import code_until, fast_env, run_script
+from notebook_cells import code_until, fast_env, images, now, run_notebook, run_script, written_into_repo
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "applications" / "neurobiology.py"
+FIGURES = 7   # pictures shown in fast mode (plt.show() calls that run)
 BIRDS = [SHARED_DATA / "birdsong" / "bfsongrepo_gy6or6", SHARED_DATA / "birdsong" / "koumura_bird0"]
 WAVS = {"syllable.wav", "real-griffin-lim.wav", "samples.wav", "interpolation.wav", "griffin-lim-0.wav",
         "griffin-lim-64.wav"}
@@ -22,13 +22,6 @@ def environment(tmp_path, shared_data) -> dict:
     """Fast mode, no windows, caches and the notebook's WAV files under ``tmp_path``."""
     (tmp_path / "tmp").mkdir(exist_ok=True)
     return fast_env(tmp_path, LATENTSPACE_SHARED_DATA=shared_data, TMPDIR=tmp_path / "tmp")
-
-
-def written_into_repo(since: float) -> list:
-    """Sounds, pictures, notebooks written into the repository (its top, notebooks/, tests/, src/) since ``since``."""
-    places = [REPO.glob("*")] + [(REPO / folder).rglob("*") for folder in ("notebooks", "tests", "src")]
-    return [p for found in places for p in found if p.suffix in (".wav", ".png", ".ipynb", ".npz")
-            and p.is_file() and p.stat().st_mtime >= since]
 
 
 def test_without_shared_birds_it_uses_synthetic_ones(tmp_path):
@@ -51,8 +44,8 @@ def test_without_shared_birds_it_uses_synthetic_ones(tmp_path):
 @pytest.mark.slow
 def test_notebook_runs_in_fast_mode(tmp_path):
     real = all(d.is_dir() for d in BIRDS)
-    start = time.time()
-    out = run_script(NOTEBOOK, tmp_path, environment(tmp_path, SHARED_DATA if real else tmp_path / "no-such-folder"))
+    start = now()
+    out, nb = run_notebook(NOTEBOOK, environment(tmp_path, SHARED_DATA if real else tmp_path / "no-such-folder"))
     assert "fast mode" in out
     names = ["bfsongrepo_gy6or6", "koumura_bird0"] if real else ["synthetic-A", "synthetic-B"]
     assert ("birdsong: 601 items" if real else "No shared birds at") in out
@@ -84,5 +77,5 @@ def test_notebook_runs_in_fast_mode(tmp_path):
         assert rate == 32000 and sound.dtype == np.int16 and len(sound) > 1000, name
         assert np.abs(sound).max() > 30, name               # a sound, not silence
         assert f"wrote {path}" in out, name
-    assert not [p for p in tmp_path.iterdir() if p.name not in ("tmp", "cache")], list(tmp_path.iterdir())
-    assert not written_into_repo(start - 1), "the notebook writes nothing into the repository"
+    assert images(nb) >= FIGURES, "the notebook shows its figures"
+    assert not written_into_repo(start), written_into_repo(start)

@@ -2,9 +2,7 @@
 
 import pytest
 
-from notebook_cells import NOTEBOOKS, cells
-
-ALL = sorted(p for p in NOTEBOOKS.rglob("*.py") if "solutions" not in p.parts)
+from notebook_cells import ALL, NOTEBOOKS, cells
 
 
 def test_the_notebooks_are_found():
@@ -28,3 +26,17 @@ def test_notebook_is_jupytext_percent_format(notebook):
     solutions = [body for rest, body in found if '"source_hidden": true' in rest]
     assert len(solutions) >= 2 and all("Exercise" in body for body in solutions)
     compile(text, str(notebook), "exec")
+
+
+@pytest.mark.parametrize("notebook", ALL, ids=lambda p: str(p.relative_to(NOTEBOOKS)))
+def test_jupytext_reads_it_as_the_notebook_a_reader_opens(notebook):
+    """What `jupytext --to ipynb` writes: the same cells, and the solutions collapsed and tagged."""
+    import jupytext
+
+    nb = jupytext.read(notebook)
+    found = cells(notebook.read_text())
+    assert [c.cell_type for c in nb.cells] == ["markdown" if r.strip().startswith("[markdown]") else "code"
+                                               for r, _ in found]
+    solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
+    assert len(solutions) >= 2
+    assert all(c.cell_type == "code" and c.metadata["jupyter"]["source_hidden"] for c in solutions)

@@ -24,9 +24,9 @@
 # - read the result of an augmentation experiment: do generated vessels help a classifier
 #   trained on small classes?
 #
-# **Time:** 1 to 2 minutes with `LATENTSPACE_FAST=1` (tiny trainings, to check that everything
-# runs), 10 to 15 minutes without (trainings of a few minutes, results worth looking at), on two
-# CPU cores.
+# **Time:** about 30 minutes to read and run. The code runs in 1 to 2 minutes with
+# `LATENTSPACE_FAST=1` (tiny trainings, to check that everything runs), 10 to 15 minutes without
+# (trainings of a few minutes, results worth looking at), on two CPU cores.
 #
 # **You need:** Python and NumPy; no knowledge of GANs or VAEs. `notebooks/README.md` says how to
 # run this file as a script or open it as a notebook.

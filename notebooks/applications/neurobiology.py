@@ -26,9 +26,9 @@
 #   Griffin-Lim round trip that turns every spectrogram back into sound;
 # - compare two repertoires (two birds) with the MMD, against the floor of two halves of one.
 #
-# **Time:** under a minute with `LATENTSPACE_FAST=1` (a training of 300 steps, to check that
-# everything runs), about 3 minutes without (3,000 steps, results worth looking at), on two CPU
-# cores shared with other work.
+# **Time:** about 30 minutes to read and run. The code runs in under a minute with
+# `LATENTSPACE_FAST=1` (a training of 300 steps, to check that everything runs), about 3 minutes
+# without (3,000 steps, results worth looking at), on two CPU cores shared with other work.
 #
 # **You need:** Python and NumPy; for real recordings the `audio` extra
 # (`pip install 'latentspace[audio]'`: soundfile, crowsetta, evfuncs), and `umap-learn` for the

@@ -23,9 +23,10 @@
 # - run an augmentation experiment on CT-like volumes: does a classifier that has seen few
 #   labelled scans get better when generated scans are added? And read its answer honestly.
 #
-# **Time:** 1 to 2 minutes with `LATENTSPACE_FAST=1` (tiny trainings, to check that everything
-# runs), about 11 minutes without (trainings of a few minutes, results worth looking at), on two
-# CPU cores shared with other trainings.
+# **Time:** about 30 minutes to read and run. The code runs in 1 to 2 minutes with
+# `LATENTSPACE_FAST=1` (tiny trainings, to check that everything runs), about 11 minutes without
+# (trainings of a few minutes, results worth looking at), on two CPU cores shared with other
+# trainings.
 #
 # **You need:** Python and NumPy. `trimesh` and `nibabel` for the mesh and the NIfTI file
 # (`pip install 'latentspace[mesh,nifti]'`). `notebooks/README.md` says how to run this file as a
