@@ -227,3 +227,11 @@ def test_model_json_records_the_resolved_settings(tmp_path):
     assert meta["params"]["lr"] is None and meta["resolved"]["lr"] == 1e-3 and meta["resolved"]["lr_d"] == 3e-3
     config = ls.storage.read_json(tmp_path / "run" / "config.json")
     assert config["resolved"]["latent_dim"] == 8
+
+
+def test_every_public_submodule_is_an_attribute_of_the_package():
+    import latentspace as ls
+
+    for name in ("data", "models", "train", "metrics", "plots", "latent", "report", "errors", "storage"):
+        assert name in dir(ls) and getattr(ls, name).__name__ == f"latentspace.{name}"
+    assert callable(ls.report.write_comparison)

@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 
 prefer_sleeping_threads()   # before torch starts OpenMP: see latentspace.threads
 
-_SUBMODULES = ("data", "models", "train", "metrics", "plots", "latent", "errors", "storage")
+_SUBMODULES = ("data", "models", "train", "metrics", "plots", "latent", "report", "errors", "storage")
 
 
 def __getattr__(name):
