@@ -172,7 +172,7 @@ plt.show()
 
 # %% [markdown]
 # Read the KL column printed above. With $\sigma = 1$ a reconstruction error costs so little that
-# the code is barely worth its KL: it carries only a few nats (against tens with $\sigma = 0.1$),
+# the code is barely worth its KL: it carries a few nats at most (against tens with $\sigma = 0.1$),
 # and the reconstructions are blurred towards an average digit, the thin strokes lost first. Taken
 # to the extreme this is **posterior collapse**: $q(z|x) = p(z)$ for every digit, a KL of zero,
 # and a decoder that ignores $z$ and draws the mean image. With $\sigma = 0.1$ errors cost a
@@ -368,7 +368,7 @@ z2 = vae2.encode(x_test[:2000])
 fig, ax = plt.subplots(figsize=(6, 5))
 sc = ax.scatter(z2[:, 0], z2[:, 1], c=y_test[:2000], cmap="tab10", s=4, vmin=-0.5, vmax=9.5)
 fig.colorbar(sc, ax=ax, ticks=range(10), label="label")
-ax.set_xlabel("$z_1$"), ax.set_ylabel("$z_2$"), ax.set_title("posterior means of 2,000 test digits, 2-D VAE")
+ax.set_xlabel("$z_1$"), ax.set_ylabel("$z_2$"), ax.set_title(f"posterior means of {len(z2):,} test digits, 2-D VAE")
 fig.tight_layout()
 plt.show()
 fig = ls.plots.latent_manifold(vae2, n=15)
@@ -443,14 +443,14 @@ with torch.no_grad():
     vae2.set_train(False)
     t2 = vae2.log_weights(vae2.info_.to_model(vae2.likelihood_items(x_test[:2000])[0]), k=1)
 codes2 = t2["z"][0]                                                   # one posterior draw per digit
-draws = {"N(0, I)": torch.randn(2000, 2, generator=torch.Generator().manual_seed(0)),
-         "the fitted mixture": vae2.prior_.sample(2000, seed=0)}
+draws = {"N(0, I)": torch.randn(len(codes2), 2, generator=torch.Generator().manual_seed(0)),
+         "the fitted mixture": vae2.prior_.sample(len(codes2), seed=0)}
 fig, axes = plt.subplots(1, 3, figsize=(12, 4), sharex=True, sharey=True)
 axes[0].scatter(*codes2.T, s=3, c=y_test[:2000], cmap="tab10", vmin=-0.5, vmax=9.5)
-axes[0].set_title("codes of 2,000 test digits, by label", fontsize=9)
+axes[0].set_title(f"codes of {len(codes2):,} test digits, by label", fontsize=9)
 for ax, (name, z) in zip(axes[1:], draws.items()):
     ax.scatter(*z.T, s=3, color="tab:gray")
-    ax.set_title(f"2,000 draws from {name}", fontsize=9)
+    ax.set_title(f"{len(z):,} draws from {name}", fontsize=9)
 for ax in axes:
     ax.set_xlabel("$z_1$")
 axes[0].set_ylabel("$z_2$")

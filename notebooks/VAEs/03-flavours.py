@@ -201,8 +201,9 @@ for name in ("vae", "beta-vae"):
 # Read the table and the pictures together. The beta-VAE pays in reconstruction (a larger rec
 # term) and puts fewer nats in its code (a smaller KL, often fewer active units). Whether it also
 # disentangles better shows in the correlation gaps and the traversals. When we ran the full
-# notebook, and in a few more runs of our own, the beta-VAE usually had the larger gap, but not
-# with every seed; in fast mode neither model has learnt much, and either may come out ahead.
+# notebook the beta-VAE had the larger gap with both seeds, by a little with one and by much with
+# the other; in other runs of ours (other seeds, other lengths of training) it did not always. In
+# fast mode neither model has learnt much, and either may come out ahead.
 # That is the known weakness of the idea: Locatello et al. (2019) found that disentangling by
 # $\beta$ alone depends as much on the random seed as on $\beta$, and cannot be guaranteed without
 # some supervision. Exercise 1 tries larger values of $\beta$.
@@ -277,8 +278,10 @@ for _ in range(200 if FAST else 2000):
 print(f"by-hand CVAE: last batch rec {rec.mean().item():.1f}, KL {kl.mean().item():.1f} nats")
 
 # %% [markdown]
-# Drawing: one row per class, the **same** eight codes $z$ in every row. Each column keeps its
-# style across the classes, since only $y$ changes down a column.
+# Drawing: one row per class, the **same** eight codes $z$ in every row. Only $y$ changes down a
+# column, so a column should keep one style (slant, thickness) across the classes. After full
+# training most rows show their class; a code that carries some class information of its own can
+# still overrule the label here and there.
 
 # %%
 with torch.no_grad():
@@ -380,14 +383,17 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# For each model the bound rises with $k$, as the theorem says. (Our $\mathcal L_1$ is averaged
-# over 5 sets of draws, $\mathcal L_k$ for $k \ge 5$ over one; each is an average over the digits,
-# so small wiggles are Monte-Carlo noise.) The two models rank differently on different bounds:
-# the IWAE is trained to make $\mathcal L_5$ large, and its $q$ is free to be a worse ELBO
-# proposal, so compare its $\mathcal L_1$ and its $\mathcal L_{50}$ with the VAE's in the table.
-# Burda et al. found the IWAE better on $\mathcal L_{5000}$ after long training (MNIST, 3,280
-# passes); `docs/vae-family.md` found the two within 0.3 nats after 20 minutes. A few hundred steps
-# (fast mode) decide nothing. Per step the IWAE costs $k$ decoder passes per item instead of one.
+# For each model the bound rises with $k$, as the theorem says. (Our $\mathcal L_1$ and
+# $\mathcal L_2$ are averaged over 5 sets of draws, the others over one; each is an average over
+# the digits, so small wiggles are Monte-Carlo noise.) The gap between $\mathcal L_1$ and
+# $\mathcal L_{50}$ is what the ELBO leaves on the table for each model. The IWAE is trained to
+# make $\mathcal L_5$ large, and its $q$ is free to be a worse ELBO proposal; after long training
+# (Burda et al. 2016, MNIST, 3,280 passes) it is ahead on $\mathcal L_{5000}$ and behind on the
+# ELBO. When we ran the full notebook (1,500 steps) the IWAE was ahead on every $\mathcal L_k$,
+# by about 1 nat at $k = 1$ and 3 at $k = 50$: early in training the multi-sample bound also
+# learns faster. `docs/vae-family.md` found the two within 0.3 nats on $\mathcal L_{1000}$ after
+# 20 minutes of training each. Fast mode decides nothing. Per step the IWAE costs $k$ decoder
+# passes per item instead of one.
 #
 # ## VQ-VAE: a discrete code
 #
@@ -521,8 +527,9 @@ print(f"vqvae score_samples, log p(x|z_q) + log p(k), mean over 200 test digits:
       f"{float(vq.score_samples(x_vq).mean()):.1f} nats  (of grey levels: a Bernoulli cross-entropy bound)")
 
 # %% [markdown]
-# After full training the PixelCNN's samples are mostly digits; in fast mode both stages are very
-# short and the samples are blobs. The VQ-VAE's bound, $\log p(x|z_q(x)) + \log p(k(x))$, is
+# After full training many of the PixelCNN's samples read as digits and the rest are digit-like
+# strokes (a longer training and a larger PixelCNN do better: `docs/vqvae.md`); in fast mode both
+# stages are very short and the samples are blobs. The VQ-VAE's bound, $\log p(x|z_q(x)) + \log p(k(x))$, is
 # deterministic (its $q$ puts all mass on one code grid) and loose: it is a single term of
 # $\sum_k p(k)\,p(x|e_k)$. The `vqvae` trains its Bernoulli decoder on grey levels as soft
 # targets, so on grey digits the number is a cross-entropy, not a probability, and is not
