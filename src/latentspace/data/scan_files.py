@@ -123,7 +123,7 @@ def _check_nifti_size(img, path: Path) -> None:
         raise UserError(f"{path}: the NIfTI header claims a {'x'.join(map(str, shape))} image, over 1024^3 voxels; "
                         "the header is corrupt, or crop and resample the scan first")
     if not str(path).endswith(".gz"):
-        need_bytes = int(img.dataobj.offset) + voxels * img.get_data_dtype().itemsize
+        need_bytes = int(getattr(img.dataobj, "offset", 0)) + voxels * img.get_data_dtype().itemsize
         if path.stat().st_size < need_bytes:
             raise UserError(f"{path}: the NIfTI header promises {need_bytes} bytes, the file holds "
                             f"{path.stat().st_size}: the file is truncated; re-save it as .nii or .nii.gz")
