@@ -39,6 +39,13 @@ def fast_env(tmp_path: Path, **extra) -> dict:
             **{k: str(v) for k, v in extra.items()}}
 
 
+def notebook_env(tmp_path: Path, shared_data) -> dict:
+    """:func:`fast_env` with the shared data at ``shared_data`` and temporary files (``TMPDIR``) under ``tmp_path``,
+    so that what a notebook writes can be checked there."""
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return fast_env(tmp_path, LATENTSPACE_SHARED_DATA=shared_data, TMPDIR=tmp_path / "tmp")
+
+
 def run_script(script: Path, tmp_path: Path, env: dict, timeout: int = 400) -> str:
     """Run ``script`` in ``tmp_path``; its stdout, after asserting that it exited 0."""
     proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,

@@ -8,7 +8,7 @@ import pytest
 from scipy.io import wavfile
 
 from conftest import SHARED_DATA
-from notebook_cells import code_until, fast_env, images, now, run_notebook, run_script, written_into_repo
+from notebook_cells import code_until, images, notebook_env, now, run_notebook, run_script, written_into_repo
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "applications" / "neurobiology.py"
@@ -18,17 +18,12 @@ WAVS = {"syllable.wav", "real-griffin-lim.wav", "samples.wav", "interpolation.wa
         "griffin-lim-64.wav"}
 
 
-def environment(tmp_path, shared_data) -> dict:
-    """Fast mode, no windows, caches and the notebook's WAV files under ``tmp_path``."""
-    (tmp_path / "tmp").mkdir(exist_ok=True)
-    return fast_env(tmp_path, LATENTSPACE_SHARED_DATA=shared_data, TMPDIR=tmp_path / "tmp")
-
 
 def test_without_shared_birds_it_uses_synthetic_ones(tmp_path):
     """The cells up to the hand-made spectrogram and the first WAV, without the shared folder: two made-up birds."""
     script = tmp_path / "first_cells.py"
     script.write_text(code_until(NOTEBOOK, 'play(sound, "syllable.wav")'))
-    out = run_script(script, tmp_path, environment(tmp_path, tmp_path / "no-such-folder"), timeout=180)
+    out = run_script(script, tmp_path, notebook_env(tmp_path, tmp_path / "no-such-folder"), timeout=180)
     assert "No shared birds at" in out and "birdsong-synthetic: 1,200 items" in out
     counts = {m[1]: eval(m[2]) for m in re.finditer(r"^(synthetic-[AB]) (\{.*\})$", out, re.M)}
     assert set(counts["synthetic-A"]) == {"upsweep", "downsweep", "flat", "trill"}, counts
@@ -45,7 +40,7 @@ def test_without_shared_birds_it_uses_synthetic_ones(tmp_path):
 def test_notebook_runs_in_fast_mode(tmp_path):
     real = all(d.is_dir() for d in BIRDS)
     start = now()
-    out, nb = run_notebook(NOTEBOOK, environment(tmp_path, SHARED_DATA if real else tmp_path / "no-such-folder"))
+    out, nb = run_notebook(NOTEBOOK, notebook_env(tmp_path, SHARED_DATA if real else tmp_path / "no-such-folder"))
     assert "fast mode" in out
     names = ["bfsongrepo_gy6or6", "koumura_bird0"] if real else ["synthetic-A", "synthetic-B"]
     assert ("birdsong: 601 items" if real else "No shared birds at") in out

@@ -6,24 +6,19 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED_DATA
-from notebook_cells import code_until, fast_env, images, now, run_notebook, run_script, written_into_repo
+from notebook_cells import code_until, images, notebook_env, now, run_notebook, run_script, written_into_repo
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "applications" / "volumes.py"
 FIGURES = 14   # pictures shown in fast mode (plt.show() calls that run)
 CHAIRS = SHARED_DATA / "voxels" / "modelnet10_vox32_chair_monitor_train.npz"
 
 
-def environment(tmp_path, shared_data) -> dict:
-    """Fast mode, no windows, caches and the notebook's example files under ``tmp_path``."""
-    (tmp_path / "tmp").mkdir(exist_ok=True)
-    return fast_env(tmp_path, LATENTSPACE_SHARED_DATA=shared_data, TMPDIR=tmp_path / "tmp")
-
 
 def test_files_load_and_chairs_are_skipped_when_absent(tmp_path):
     """The file cells (binvox, stl, NIfTI) run, and without the chairs the notebook says so and goes on."""
     script = tmp_path / "file_cells.py"
     script.write_text(code_until(NOTEBOOK, "CHAIRS_FILE.is_file()"))
-    out = run_script(script, tmp_path, environment(tmp_path, tmp_path / "no-such-folder"), timeout=180)
+    out = run_script(script, tmp_path, notebook_env(tmp_path, tmp_path / "no-such-folder"), timeout=180)
     for line in ("table: 1 items", "mug: 1 items", "chest: 1 items", "scan (1, 32, 32, 32)",
                  "file (48, 48, 16) voxels of 8 x 8 x 24 mm  ->  loaded (1, 32, 32, 32)", "No ModelNet10 chairs at"):
         assert line in out, line
@@ -40,7 +35,7 @@ def test_files_load_and_chairs_are_skipped_when_absent(tmp_path):
 def test_notebook_runs_in_fast_mode(tmp_path):
     real = CHAIRS.is_file()
     start = now()
-    out, nb = run_notebook(NOTEBOOK, environment(tmp_path, SHARED_DATA if real else tmp_path / "no-such-folder"))
+    out, nb = run_notebook(NOTEBOOK, notebook_env(tmp_path, SHARED_DATA if real else tmp_path / "no-such-folder"))
     assert "fast mode" in out
     assert ("modelnet10_vox32_chair_monitor_train: 889 items" if real else "No ModelNet10 chairs at") in out
     for line in ("training the VAE on shapes-3d (400 volumes)", "ct-synthetic: 300 items",

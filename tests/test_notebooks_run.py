@@ -8,16 +8,10 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED_DATA
-from notebook_cells import ALL, NOTEBOOKS, fast_env, images, now, run_notebook, written_into_repo
+from notebook_cells import ALL, NOTEBOOKS, images, notebook_env, now, run_notebook, written_into_repo
 
 OWN_TESTS = {p.stem.removeprefix("test_notebook_") for p in Path(__file__).parent.glob("test_notebook_*.py")}
 GENERIC = [p for p in ALL if p.stem not in OWN_TESTS]
-
-
-def tutorial_env(tmp_path) -> dict:
-    """Fast mode, the feature cache and temporary files under ``tmp_path``, the shared data where conftest finds it."""
-    (tmp_path / "tmp").mkdir(exist_ok=True)
-    return fast_env(tmp_path, TMPDIR=tmp_path / "tmp", LATENTSPACE_SHARED_DATA=SHARED_DATA)
 
 
 def test_each_application_notebook_has_its_own_test():
@@ -29,7 +23,7 @@ def test_each_application_notebook_has_its_own_test():
 @pytest.mark.parametrize("notebook", GENERIC, ids=lambda p: str(p.relative_to(NOTEBOOKS)))
 def test_notebook_runs_in_fast_mode(notebook, tmp_path):
     start = now()
-    printed, nb = run_notebook(notebook, tutorial_env(tmp_path))
+    printed, nb = run_notebook(notebook, notebook_env(tmp_path, SHARED_DATA))
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in code if c.source.strip()), "every code cell ran"
     solutions = [c for c in code if "solution" in c.metadata.get("tags", [])]
