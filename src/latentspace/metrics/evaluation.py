@@ -56,7 +56,8 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
     nll_items : int, "auto" or None
         Held-out items scored for the likelihood. None: all; ``"auto"``: up to 10,000 for exact
         likelihoods, ``AUTO_ESTIMATE_ITEMS`` for importance-sampled estimates (each item costs
-        ``k`` decoder passes: about 0.3 s for a conv VAE on MNIST with k=1000 on two CPU cores).
+        ``k`` decoder passes: about 0.3 s for a conv VAE on MNIST with k=1000 on two CPU cores), or the
+        model's own ``nll_items`` when it declares one (a likelihood costing many network passes per item).
     labels : tensor of int, optional
         For conditional models, the labels to request (default: the classes in turn).
 
@@ -186,7 +187,7 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
     # Likelihood, where the model has one.
     if model is not None and data.test is not None:
         if nll_items == "auto":
-            nll_items = AUTO_ESTIMATE_ITEMS if model.likelihood_kind == "estimate" else 10000
+            nll_items = model.nll_items or (AUTO_ESTIMATE_ITEMS if model.likelihood_kind == "estimate" else 10000)
         nll = heldout_nll(model, data, max_items=nll_items)  # conditional models: log p(x|y), test labels
         if nll:
             scores["nll_nats"], scores["nll_bits_per_dim"] = nll["nll_nats"], nll["nll_bits_per_dim"]

@@ -118,6 +118,9 @@ class GenerativeModel:
     reports_elbo: bool = False
     #: trained step by step by the engine (resumable, with checkpoints), not fitted in one go
     iterative: bool = False
+    #: held-out items ``evaluate`` scores for the likelihood by default (None: up to 10,000, or 100 for
+    #: importance-sampled estimates); a likelihood costing many network passes per item sets fewer
+    nll_items: int | None = None
     #: latent units in use after training (VAEs; None when not measured)
     active_units_ = None
     #: the fitted data's description (None until ``fit`` or ``load``)
