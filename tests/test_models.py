@@ -91,7 +91,7 @@ def test_sample_before_fit_is_a_clear_error():
 
 def test_unknown_model_and_bad_params():
     with pytest.raises(UserError, match="unknown model"):
-        ls.models.create("flow")
+        ls.models.create("no-such-model")
     with pytest.raises(UserError, match="no parameter 'depth'"):
         ls.models.create("vae", depth=3)
     with pytest.raises(UserError, match="must be one of"):

@@ -32,8 +32,8 @@ LIKELIHOOD_OF: dict[str, tuple[str, str]] = {
     "discrete-binary": ("probability of binary items",
                         "a probability of binary items (Bernoulli), so the NLL is >= 0"),
     "discrete-8bit": ("probability of 8-bit items",
-                      "a probability of items on 256 levels (discretised logistic), so the NLL is >= 0 and bits/dim "
-                      "compare with published 8-bit figures"),
+                      "a probability of items on 256 levels (a discretised logistic, or a flow's bound through "
+                      "dequantisation), so the NLL is >= 0 and bits/dim compare with published 8-bit figures"),
     "cross-entropy": ("Bernoulli cross-entropy of grey levels",
                       "a Bernoulli cross-entropy of grey levels: neither a density nor a probability of the items"),
 }
