@@ -12,6 +12,9 @@ from latentspace.models import cgan, classical, kde, gmm, ppca, gan, vae  # noqa
 from latentspace.models import cyclegan  # noqa: E402,F401
 from latentspace.models import vqvae  # noqa: E402,F401
 from latentspace.models import inpaint  # noqa: E402,F401
+from latentspace.models import ddpm  # noqa: E402,F401
 from latentspace.models import gan_presets, vae_flavours  # noqa: E402,F401
+from latentspace.models import flow  # noqa: E402,F401
+from latentspace.models import flow_matching  # noqa: E402,F401
 
 __all__ = ["GenerativeModel", "create", "load", "register", "registry"]

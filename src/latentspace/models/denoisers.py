@@ -112,6 +112,31 @@ class ResBlock(nn.Module):
         return self.skip(x) + h
 
 
+def to_patches(x: torch.Tensor, p: int) -> torch.Tensor:
+    """Space to depth: ``(n, c, *sides)`` -> ``(n, c p^d, *sides / p)``, each ``p^d`` block of pixels
+    (voxels) as channels (``pixel_unshuffle`` for any number of spatial dimensions)."""
+    if p == 1:
+        return x
+    n, c, *sides = x.shape
+    d = len(sides)
+    split = [v for s in sides for v in (s // p, p)]
+    x = x.reshape(n, c, *split)
+    order = [0, 1, *[3 + 2 * i for i in range(d)], *[2 + 2 * i for i in range(d)]]
+    return x.permute(order).reshape(n, c * p ** d, *[s // p for s in sides])
+
+
+def from_patches(x: torch.Tensor, p: int) -> torch.Tensor:
+    """Depth to space, the inverse of :func:`to_patches`."""
+    if p == 1:
+        return x
+    n, cp, *small = x.shape
+    d = len(small)
+    c = cp // p ** d
+    x = x.reshape(n, c, *[p] * d, *small)
+    order = [0, 1, *[v for i in range(d) for v in (2 + d + i, 2 + i)]]
+    return x.permute(order).reshape(n, c, *[s * p for s in small])
+
+
 def unet_levels(spatial: tuple[int, ...], mults: tuple[int, ...]) -> int:
     """How many resolutions the U-Net uses: halve while every side is even and at least 8, at most
     ``len(mults)`` resolutions (28 -> 14 -> 7 for MNIST; 32 -> 16 -> 8 for 32^3 volumes)."""
@@ -137,12 +162,21 @@ class UNet(nn.Module):
         Residual blocks per resolution on the way down (one more on the way up, as in DDPM).
     num_classes : int
         Classes for a label embedding (0: unconditional).
+    patch : int
+        Side of the blocks of pixels (voxels) folded into channels before the first convolution
+        and unfolded after the last (space to depth): ``patch=2`` runs every level at half the
+        resolution with :math:`2^d` times the input channels, about 3x faster on a CPU for MNIST
+        (benchmarks/diffusion_mnist.py). The sides must be divisible by it.
     """
 
     def __init__(self, shape, width: int = 32, mults=(1, 2, 2), blocks: int = 1, num_classes: int = 0,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, patch: int = 1):
         super().__init__()
         channels, *spatial = shape
+        if any(s % patch for s in spatial):
+            raise ValueError(f"patch {patch} does not divide the item's sides {tuple(spatial)}")
+        self.patch = patch
+        channels, spatial = channels * patch ** len(spatial), [s // patch for s in spatial]
         dims = len(spatial)
         conv = CONV[dims]
         emb_dim = 4 * width
@@ -177,7 +211,7 @@ class UNet(nn.Module):
 
     def forward(self, x, t, y=None):
         emb = self.cond(as_times(t, len(x), x.device), y)
-        h = self.inp(x)
+        h = self.inp(to_patches(x, self.patch))
         hs = [h]
         blocks = iter(self.down)
         for i in range(self.levels):
@@ -195,12 +229,13 @@ class UNet(nn.Module):
                 h = next(blocks)(torch.cat([h, hs.pop()], 1), emb)
             if i < self.levels - 1:
                 h = self.upsample[i](h)
-        return self.out(h)
+        return from_patches(self.out(h), self.patch)
 
 
 def field_for(info, *, num_classes: int = 0, hidden: int = 256, layers: int = 3, width: int = 32,
-              mults=(1, 2, 2), blocks: int = 1, dropout: float = 0.0) -> nn.Module:
-    """The field network for items described by ``info``: an MLP for points, a U-Net otherwise."""
+              mults=(1, 2, 2), blocks: int = 1, dropout: float = 0.0, patch: int = 1) -> nn.Module:
+    """The field network for items described by ``info``: an MLP for points, a U-Net otherwise
+    (``patch``: see :class:`UNet`)."""
     if not info.spec.spatial:
         return PointField(info.dim, hidden, layers, num_classes)
-    return UNet(tuple(info.shape), width, tuple(mults), blocks, num_classes, dropout)
+    return UNet(tuple(info.shape), width, tuple(mults), blocks, num_classes, dropout, patch)
