@@ -327,3 +327,14 @@ def test_conditional_models_are_scored_on_the_requested_labels(digits, phi):
     assert good["scores"]["conditional_accuracy"] > 0.9
     assert half["scores"]["conditional_accuracy"] == pytest.approx(0.5 * good["scores"]["conditional_accuracy"],
                                                                    abs=0.1)
+
+
+def test_a_hutchinson_estimate_is_named_as_such_not_as_importance_sampling():
+    data = ls.data.load("digits")
+    model = ls.models.create("flow-matching", k=2).fit(data, steps=5, progress=False)
+    res = ls.metrics.evaluate(model, data, n=100, nll_items=3)
+    assert res["details"]["likelihood"] == "estimate"
+    assert res["details"]["likelihood_estimator"] == "hutchinson"
+    text = ls.metrics.format_results(res)
+    assert "Hutchinson's estimator with k=2 probes (not a bound)" in text
+    assert "importance" not in text

@@ -109,7 +109,7 @@ def result_notes(results: dict) -> list[str]:
     quality, the items compared (and when they are few), what the likelihood is and how it was
     measured, kernel distances below 0, active latent units, sampling speed and the evaluation's
     time. Printed under the text table and listed under the report's scores."""
-    from latentspace.metrics.likelihood import MEASURED, likelihood_label
+    from latentspace.metrics.likelihood import ESTIMATED, MEASURED, likelihood_label
 
     d = results.get("details") or {}
     notes = []
@@ -125,12 +125,14 @@ def result_notes(results: dict) -> list[str]:
     if "n_compared" in d:
         notes.append(f"two-set scores on {_count(d['n_compared'])} items a side")
     if "likelihood" in d:
-        k = f" with k={d['likelihood_k']} importance samples" if "likelihood_k" in d else ""
+        estimator = d.get("likelihood_estimator")
+        unit = "probes" if estimator else "importance samples"
+        k = f" with k={d['likelihood_k']} {unit}" if "likelihood_k" in d else ""
         items = f", on {_count(d['nll_items'])} held-out items" if d.get("nll_items") is not None else ""
         how = f"; {d['likelihood_items']}" if d.get("likelihood_items") else ""
         of = likelihood_label(d, long=True) or "what it is a likelihood of was not recorded"
         kind = f" ({d['likelihood_of']})" if d.get("likelihood_of") else ""
-        measured = MEASURED.get(d["likelihood"], str(d["likelihood"])).format(k=k)
+        measured = (ESTIMATED.get(estimator) or MEASURED.get(d["likelihood"], str(d["likelihood"]))).format(k=k)
         notes.append(f"likelihood{kind}: {of}; {measured}{items}{how}")
     notes += few_items_notes(d)
     notes += negative_notes({"model": results.get("scores") or {}, "floor": results.get("floor") or {}})

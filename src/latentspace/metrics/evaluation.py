@@ -195,8 +195,8 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
                 scores["nelbo_nats"], scores["nelbo_bits_per_dim"] = nll["nelbo_nats"], nll["nelbo_bits_per_dim"]
             details["likelihood"], details["nll_items"] = nll["likelihood"], nll["nll_items"]
             details["heldout_items"] = len(data.test)
-            for key in ("likelihood_of", "nll_sem_nats", "likelihood_k", "likelihood_items", "active_units",
-                        "latent_dim"):
+            for key in ("likelihood_of", "nll_sem_nats", "likelihood_k", "likelihood_estimator", "likelihood_items",
+                        "active_units", "latent_dim"):
                 if key in nll:
                     details[key] = nll[key]
 

@@ -42,6 +42,10 @@ LIKELIHOOD_OF: dict[str, tuple[str, str]] = {
 #: importance samples, when known)
 MEASURED = {"exact": "exact", "bound": "a bound (the NLL is an upper bound)",
             "estimate": "an importance-sampled estimate{k} (an upper bound on the NLL in expectation)"}
+#: estimates that are not importance-sampled (``model.likelihood_estimator``): estimator -> phrase, ({k}: its
+#: probes, when known)
+ESTIMATED = {"hutchinson": "an unbiased estimate through the ODE, its divergence by Hutchinson's estimator{k} "
+                           "(not a bound)"}
 
 def declared_likelihood_of(model) -> str | None:
     """What ``model``'s likelihood is a likelihood of, as the model declares it (``model.likelihood_of``,
@@ -105,9 +109,10 @@ def heldout_nll(model, data, max_items: int | None = None) -> dict | None:
         likelihood (``model.likelihood_kind`` is None, e.g. GANs).
         Models that report an ELBO (``model.reports_elbo``: VAEs) add ``nelbo_nats`` and
         ``nelbo_bits_per_dim`` (the negative ELBO on the same items, an upper bound on the NLL);
-        importance-sampled estimates add ``likelihood_k`` (importance samples, the model's ``k``
-        parameter); models that measure their active latent units (``model.active_units_`` is
-        set: VAEs) add ``active_units``, counted on the same items, and ``latent_dim``;
+        estimates add ``likelihood_k`` (importance samples, or probes of a trace estimator: the model's
+        ``k`` parameter) and, when not importance-sampled, ``likelihood_estimator``; models that measure
+        their active latent units (``model.active_units_`` is set: VAEs) add ``active_units``, counted on
+        the same items, and ``latent_dim``;
         ``likelihood_items`` says how the items were prepared when the model asks for it
         (``model.likelihood_items``, e.g. a fixed-seed binarisation for a VAE trained on
         dynamically binarised MNIST).
@@ -162,9 +167,11 @@ def heldout_nll(model, data, max_items: int | None = None) -> dict | None:
     if note:
         out["likelihood_items"] = note
     if kind == "estimate":
-        samples = model.get_params().get("k")  # the importance samples of the estimate
+        samples = model.get_params().get("k")  # the importance samples (or probes) of the estimate
         if samples:
             out["likelihood_k"] = int(samples)
+        if model.likelihood_estimator != "importance":
+            out["likelihood_estimator"] = model.likelihood_estimator
     if model.reports_elbo:  # the ELBO beside the likelihood
         nelbo = -float(model.elbo(x, **kw).double().mean())
         out["nelbo_nats"], out["nelbo_bits_per_dim"] = nelbo, nelbo / (dim * math.log(2))

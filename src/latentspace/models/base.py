@@ -118,6 +118,10 @@ class GenerativeModel:
     reports_elbo: bool = False
     #: trained step by step by the engine (resumable, with checkpoints), not fitted in one go
     iterative: bool = False
+    #: how a likelihood of kind "estimate" is estimated: "importance" (importance sampling with ``k`` draws,
+    #: a lower bound on log p(x) in expectation) or "hutchinson" (an ODE's divergence through Hutchinson's
+    #: trace estimator with ``k`` probes: unbiased, not a bound)
+    likelihood_estimator: str = "importance"
     #: held-out items ``evaluate`` scores for the likelihood by default (None: up to 10,000, or 100 for
     #: importance-sampled estimates); a likelihood costing many network passes per item sets fewer
     nll_items: int | None = None

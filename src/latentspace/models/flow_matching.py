@@ -143,6 +143,7 @@ class FlowMatching(NeuralModel):
     likelihood_kind = "estimate"  # images and volumes (Hutchinson); points: "exact", set when built
     #: held-out items of the likelihood in ``evaluate`` (images: each costs 4 * likelihood_steps * (1 + k) passes)
     nll_items = 100
+    likelihood_estimator = "hutchinson"
     encodes = True
     latent = "continuous"
     ema_nets = ("v",)
