@@ -52,7 +52,15 @@ CASES = [
     ("vae, conv nets", "vae", {"arch": "conv"}, "mnist", 128, 100),
     ("iwae (k_train 5)", "iwae", {}, "mnist", None, 200),
     ("vqvae (both stages)", "vqvae", {}, "mnist", None, 60),
+    ("flow (NSF, zuko)", "flow", {}, "grid25", None, 300),
+    ("ddpm (MLP 3x128, 1,000 ancestral steps)", "ddpm", {}, "grid25", None, 300),
+    ("flow-matching (MLP 3x512, midpoint 20 steps)", "flow-matching", {}, "grid25", None, 300),
+    ("flow (multiscale, depth 8, width 32)", "flow", {}, "mnist", None, 30),
+    ("ddpm (U-Net 16, patch 2, 100 ancestral steps)", "ddpm", {}, "mnist", None, 30),
+    ("flow-matching (U-Net 32, patch 2, midpoint 8 steps)", "flow-matching", {}, "mnist", None, 30),
 ]
+#: samples timed per model (the default: 10,000); the iterative samplers take fewer
+SAMPLES = {"ddpm": 1000, "flow-matching": 2000}
 
 
 def main():
@@ -74,7 +82,7 @@ def main():
             continue
         model = ls.models.create(name, **params)
         steps_s, batch = train_speed(model, datasets[data_name], steps, batch, device)
-        samples_s = sample_speed(model, 10_000)
+        samples_s = sample_speed(model, SAMPLES.get(name, 10_000))
         print(f"{label:<26} {data_name:<7} batch {batch:>3}: {steps_s:8.2f} train steps/s "
               f"({steps_s * batch:9.0f} items/s), {samples_s:10.0f} samples/s")
 
