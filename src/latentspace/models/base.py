@@ -412,6 +412,24 @@ def load(path, **networks) -> GenerativeModel:
     return model
 
 
+def optional_labels(model, n: int, labels, *, required: bool = False, what: str = "") -> torch.Tensor | None:
+    """Labels for ``n`` items of a model trained with or without them (``model.conditional`` set per instance:
+    ddpm, flow-matching): None for an unconditional one (which refuses labels), the classes in turn when none
+    are given (a UserError when ``required``), else :func:`check_labels`; a CPU tensor."""
+    if not model.conditional:
+        if labels is not None:
+            raise UserError(f"this {model.name} is unconditional and takes no labels; drop labels= or train it with "
+                            "conditional=true")
+        return None
+    k = model.info_.num_classes
+    if labels is None:
+        if required:
+            raise UserError(f"a conditional {model.name}'s {what} needs the items' labels: pass labels=... (one "
+                            "class per item)")
+        return torch.arange(n) % k
+    return check_labels(n, labels, k, model.info_.classes, model.name)
+
+
 def check_labels(n: int, labels, num_classes: int, classes=None, owner: str = "the model") -> torch.Tensor:
     """Requested labels of a conditional model as a (n,) long tensor: one class for all, or one per
     item, each an index or a class name (see :func:`latentspace.data.labels.class_labels`)."""

@@ -99,7 +99,7 @@ import torch
 import torch.nn.functional as F
 
 from latentspace.errors import UserError
-from latentspace.models.base import check_labels, register
+from latentspace.models.base import optional_labels, register
 from latentspace.models.denoisers import field_for
 from latentspace.models.diffusion_schedules import (SCHEDULES, NoiseSchedule, bound_runs, discretized_gaussian_nll,
                                                     gaussian_nll, step_sequence)
@@ -215,17 +215,6 @@ class DDPM(NeuralModel):
 
     def sized_recipe(self, info) -> dict:
         return dict(CPU_RECIPES[self._kind(info)]) if self.sized_for_ == "cpu" else {}
-
-    def sizing_note(self, cfg) -> str | None:
-        """The CPU-sized defaults in use: a parameter given explicitly is left out of the note."""
-        recipe = self.sized_recipe(self.info_) if self.sized_for_ == "cpu" else {}
-        used = {k: v for k, v in recipe.items() if k not in self.get_params() or getattr(self, k) is None}
-        if not used:
-            return None
-        said = ", ".join(f"{k.replace('_', ' ')} {v:,}" if isinstance(v, int) else f"{k.replace('_', ' ')} {v}"
-                         for k, v in used.items())
-        return (f"defaults sized for a CPU: {said}; on a GPU the ddpm defaults are larger; --set, --batch-size, "
-                "--steps or --time choose others")
 
     def setting(self, name: str, info=None):
         """A parameter's value, or (left at None) the CPU recipe's or the GPU default for the data."""
@@ -385,18 +374,7 @@ class DDPM(NeuralModel):
 
     # -- labels -------------------------------------------------------------------------------------------
     def _labels_for(self, n: int, labels, *, required: bool = False, what: str = ""):
-        if not self.conditional:
-            if labels is not None:
-                raise UserError("this ddpm is unconditional and takes no labels; drop labels= or train it with "
-                                "conditional=true")
-            return None
-        k = self.info_.num_classes
-        if labels is None:
-            if required:
-                raise UserError(f"a conditional ddpm's {what} needs the items' labels: pass labels=... (one class "
-                                "per item)")
-            return torch.arange(n) % k
-        return check_labels(n, labels, k, self.info_.classes, self.name)
+        return optional_labels(self, n, labels, required=required, what=what)
 
     def _chunk(self) -> int:
         return CHUNK_ITEMS if self.info_.spec.spatial else CHUNK_POINTS

@@ -58,7 +58,7 @@ import math
 import torch
 
 from latentspace.errors import UserError
-from latentspace.models.base import check_labels, register
+from latentspace.models.base import optional_labels, register
 from latentspace.models.denoisers import as_times, field_for
 from latentspace.models.neural import NeuralModel
 from latentspace.models.ode import (SOLVERS, divergence_exact, divergence_hutchinson, integrate, ot_pairing,
@@ -288,18 +288,8 @@ class FlowMatching(NeuralModel):
     # -- the field and its ODE ---------------------------------------------------------------------
     def _labels_for(self, n: int, labels, *, required: bool = False, what: str = "") -> torch.Tensor | None:
         """Labels for ``n`` items on the model's device: None for unconditional models; cycled when absent."""
-        if not self.conditional:
-            if labels is not None:
-                raise UserError(f"this {self.name!r} model is unconditional and takes no labels; drop labels= or "
-                                "train it with conditional=true")
-            return None
-        k = self.info_.num_classes
-        if labels is None:
-            if required:
-                raise UserError(f"conditional {self.name} {what} needs the items' labels: pass labels=... "
-                                "(one class per item)")
-            return (torch.arange(n) % k).to(self.device_)
-        return check_labels(n, labels, k, self.info_.classes, self.name).to(self.device_)
+        y = optional_labels(self, n, labels, required=required, what=what)
+        return None if y is None else y.to(self.device_)
 
     def velocity(self, y: torch.Tensor | None, guidance: float):
         """The field :math:`\\tilde v(x, t)` to integrate, ``f(state, t)`` for

@@ -207,8 +207,11 @@ class NeuralModel(GenerativeModel):
         return {"sized_for": self.sized_for_}
 
     def sizing_note(self, cfg) -> str | None:
-        """A line saying which defaults were sized for the CPU (``sized_recipe``), or None."""
+        """A line saying which defaults were sized for the CPU (``sized_recipe``), or None; a parameter the user
+        set explicitly (not left at None or "auto") is left out."""
         cpu = self.sized_recipe(self.info_) if self.sized_for_ == "cpu" else {}
+        params = self.get_params()
+        cpu = {k: v for k, v in cpu.items() if k not in params or params[k] in (None, "auto")}
         if not cpu:
             return None
         said = ", ".join(f"{k.replace('_', ' ')} {v:,}" if isinstance(v, int) else f"{k.replace('_', ' ')} {v}"
