@@ -61,7 +61,7 @@ import torch
 
 from latentspace.errors import UserError
 from latentspace.models.base import register
-from latentspace.models.flow_nets import MultiscaleFlow, scales_possible
+from latentspace.models.flow_nets import ActNorm, MultiscaleFlow, scales_possible
 from latentspace.models.neural import NeuralModel
 
 LOG_2PI = math.log(2 * math.pi)
@@ -313,8 +313,21 @@ class Flow(NeuralModel):
         z, log_det = self.net("flow")(h)
         return -0.5 * (LOG_2PI + z.flatten(1) ** 2).sum(1) + log_det
 
+    def _initialise_actnorm(self, xm: torch.Tensor, u: torch.Tensor | None) -> None:
+        """Glow's data-dependent actnorm initialisation from the first batch, before any gradient step; under
+        DDP every rank then takes rank 0's values (DDP keeps parameters in step only from equal starts)."""
+        actnorms = [m for m in self.nets_.modules() if isinstance(m, ActNorm)]
+        if not actnorms or all(int(m.initialized) for m in actnorms):
+            return
+        with torch.no_grad():
+            self.nets_["flow"](self._flow_input(xm, u)[0])   # the plain network: the init runs in its forward
+            for m in actnorms:
+                self.dist_.broadcast(m.bias.data)
+                self.dist_.broadcast(m.log_scale.data)
+
     def train_step(self, batch, step):
         u = torch.rand_like(batch.x) if self.dequantized_ else None
+        self._initialise_actnorm(batch.x, u)
         log_px = self._log_density(batch.x, u) + self._offset()
         bits = -log_px.mean() / (self.info_.dim * math.log(2))
         self.opt_.zero_grad(set_to_none=True)
