@@ -185,7 +185,7 @@ def evaluate(model_or_samples, data, n: int | None = None, *, seed: int = 0, fea
             floor.pop(key, None)
 
     # Likelihood, where the model has one.
-    if model is not None and data.test is not None:
+    if model is not None and data.test is not None and model.likelihood_kind is not None:
         if nll_items == "auto":
             nll_items = model.nll_items or (AUTO_ESTIMATE_ITEMS if model.likelihood_kind == "estimate" else 10000)
         nll = heldout_nll(model, data, max_items=nll_items)  # conditional models: log p(x|y), test labels
