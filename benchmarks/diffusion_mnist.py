@@ -33,22 +33,13 @@ from pathlib import Path
 import torch
 
 import latentspace as ls
+from latentspace.cli_data import parse_pairs
 
 DEFAULT_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 #: the GAN's best FD on MNIST in our domain features (docs/gan-family.md), and held-out real digits'
 GAN_FD, FLOOR_FD = 0.58, 0.086
 #: steps timed to choose the run's length, and the share of the budget they may plan for
 CALIBRATION_STEPS, BUDGET_SHARE = 8, 0.93
-
-
-def parse_sets(pairs) -> dict:
-    out = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise SystemExit(f"--set expects key=value, got {pair!r}")
-        key, value = pair.split("=", 1)
-        out[key] = value
-    return out
 
 
 def cpu_seconds_per_step(name: str, params: dict, data, batch_size: int) -> float:
@@ -85,7 +76,7 @@ def main(argv=None) -> dict:
     p.add_argument("--out", help="run folder (config, metrics.csv, checkpoints, the model)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    params = parse_sets(args.set)
+    params = parse_pairs(args.set, "--set")
     data = ls.data.load("mnist", data_dir=args.data_dir)
     probe = ls.models.create(args.model, **params)
     probe.sized_for_ = probe._sized_for(None)  # the defaults fit sizes for this machine

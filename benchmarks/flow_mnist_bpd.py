@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 import latentspace as ls
+from latentspace.cli_data import parse_pairs
 from latentspace.models.flow import CPU_RECIPES
 from latentspace.storage import atomic_write_json
 from latentspace.train import pick_device
@@ -38,16 +39,6 @@ from latentspace.train.batches import IndexBatches
 from latentspace.train.engine import Batch
 
 DEFAULT_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
-
-
-def parse_sets(pairs) -> dict:
-    out = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise SystemExit(f"--set expects key=value, got {pair!r}")
-        key, value = pair.split("=", 1)
-        out[key] = value
-    return out
 
 
 def test_bpd(model, x) -> float:
@@ -75,7 +66,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
 
     sizes = {k: CPU_RECIPES["image"][k] for k in ("depth", "width", "lr")}
-    params = {**sizes, **parse_sets(args.set)}
+    params = {**sizes, **parse_pairs(args.set, "--set")}
     data = ls.data.load("mnist", data_dir=args.data_dir)
     torch.manual_seed(args.seed)
     model = ls.models.create("flow", **params)

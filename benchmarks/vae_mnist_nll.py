@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 
 import latentspace as ls
+from latentspace.cli_data import parse_pairs
 from latentspace.storage import atomic_write_json
 from latentspace.train import pick_device
 from latentspace.train.batches import IndexBatches
@@ -47,16 +48,6 @@ FLAVOURS = {
     "iwae": ("iwae", dict(arch="mlp", hidden=512, layers=2, latent_dim=32, k_train=5)),
     "best": ("vae", dict(arch="mlp", hidden=512, layers=2, latent_dim=32)),
 }
-
-
-def parse_sets(pairs) -> dict:
-    out = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise SystemExit(f"--set expects key=value, got {pair!r}")
-        key, value = pair.split("=", 1)
-        out[key] = value
-    return out
 
 
 def eval_points(budget: float, spec: str | None) -> list[float]:
@@ -109,7 +100,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
 
     name, params = FLAVOURS[args.flavour]
-    params = {**params, **parse_sets(args.set)}
+    params = {**params, **parse_pairs(args.set, "--set")}
     data = ls.data.load("mnist", data_dir=args.data_dir)
     torch.manual_seed(args.seed)
     model = ls.models.create(name, **params).build(data.info, device)
