@@ -25,7 +25,7 @@ from latentspace.data.arrays import check_float, check_fraction, check_int, moda
 from latentspace.data.dataset import Dataset, make_dataset
 from latentspace.data.registry import register
 from latentspace.errors import UserError
-from latentspace.modalities.spectrogram import TIME_MODES, spectrograms, stft_settings
+from latentspace.modalities.spectrogram import TIME_MODES, floor_items, spectrograms, stft_settings
 
 SEGMENTS = ("auto", "annotations", "threshold")
 #: why a recording can be left out, in the order the summary names them
@@ -137,7 +137,7 @@ def _spectra(recs, spans, channel, rate, st, root):
         for c in audio.read_spans(rec, [(a, b) for a, b, _ in syl], channel, _rel(p, root)):
             clips.append(audio.resample(c, rec.rate, rate))
         owner += [p] * len(syl)
-    db, cut = spectrograms(clips, st)
+    db, cut = spectrograms(clips, st, floor=False)   # floored later, at the training split's loudest
     return db, cut, owner
 
 
@@ -300,11 +300,9 @@ def _dataset(root, files, recs, spans, rejected, levels, rate, resampled, o, not
     if not train.any() or not test.any():
         raise UserError(f"{root}: holding out recordings leaves the {'training' if not train.any() else 'test'} "
                         "split without syllables; give more recordings or another test_fraction")
-    top = float(np.ceil(db[train].max()))
-    st["db_ref"], st["db_floor"] = 0.0, top - o["db_range"]
-    db = np.maximum(db, st["db_floor"])
-    extra = {"stft": st, "display_range": [st["db_floor"], top], "rejected": rejected, "cut": int(cut),
-             "resampled_from": resampled, "recordings": len(spans)}
+    db = floor_items(db, st, o["db_range"], reference=train)
+    extra = {"stft": st, "display_range": [st["db_floor"], st["db_floor"] + o["db_range"]], "rejected": rejected,
+             "cut": int(cut), "resampled_from": resampled, "recordings": len(spans)}
     if levels is not None:
         extra["thresholds_db"] = [round(v, 1) for v in levels]
     info = modality_info("birdsong", "spectrogram", db.shape[1:], db[train], classes=classes, extra=extra)

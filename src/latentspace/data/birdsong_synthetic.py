@@ -16,7 +16,7 @@ import numpy as np
 from latentspace.data.arrays import check_fraction, check_int, modality_info
 from latentspace.data.dataset import Dataset, make_dataset, seeded_split
 from latentspace.data.registry import register
-from latentspace.modalities.spectrogram import spectrograms, stft_settings
+from latentspace.modalities.spectrogram import floor_items, spectrograms, stft_settings
 
 RATE = 32000
 TYPES = ("upsweep", "downsweep", "flat", "trill", "noisy", "whistle")
@@ -108,11 +108,8 @@ def birdsong_synthetic(n=1200, size=64, window_ms=256.0, db_range=70.0, test_fra
     hop_ms = float(window_ms) / size
     st = stft_settings(RATE, (size, size), hop_ms=hop_ms, win_ms=max(16.0, 4 * hop_ms))
     sounds, y = render(n, seed)
-    db, _ = spectrograms(sounds, st)
     tr, te = seeded_split(n, test_fraction, seed, y, label="birdsong-synthetic")
-    top = float(np.ceil(db[tr].max()))
-    st["db_floor"] = top - float(db_range)
-    db = np.maximum(db, st["db_floor"])
+    db = floor_items(spectrograms(sounds, st, floor=False)[0], st, db_range, reference=tr)
     info = modality_info("birdsong-synthetic", "spectrogram", db.shape[1:], db[tr], classes=list(TYPES),
-                         extra={"stft": st, "display_range": [st["db_floor"], top]})
+                         extra={"stft": st, "display_range": [st["db_floor"], st["db_floor"] + float(db_range)]})
     return make_dataset(info.to_model(db[tr]), y[tr], info=info, test_x=info.to_model(db[te]), test_y=y[te])

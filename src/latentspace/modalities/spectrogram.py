@@ -34,6 +34,8 @@ from latentspace.errors import UserError
 from latentspace.modalities.base import Modality, register, tile
 
 TIME_MODES = ("pad", "stretch")
+#: dB of the smallest magnitude (1e-12): no floor, while a loader has yet to choose its own
+RAW_FLOOR_DB = -240.0
 
 
 def stft_settings(sample_rate: int, size=(128, 128), fmin: float = 400.0, fmax: float = 10000.0,
@@ -164,10 +166,26 @@ def from_db(db: torch.Tensor, st: dict) -> torch.Tensor:
     return torch.where(db <= st["db_floor"] + 1e-3, torch.zeros_like(mag), mag)
 
 
-def spectrograms(clips, st: dict) -> tuple[np.ndarray, int]:
-    """Items ``(n, 1, n_freqs, n_frames)`` in dB (float32) of sounds, and how many were cut (``"pad"``)."""
+def spectrograms(clips, st: dict, floor: bool = True) -> tuple[np.ndarray, int]:
+    """Items ``(n, 1, n_freqs, n_frames)`` in dB (float32) of sounds, and how many were cut (``"pad"``);
+    ``floor=False``: not clipped at ``st["db_floor"]`` (for a loader that sets it with :func:`floor_items`)."""
     mag, cut = magnitudes(clips, st)
-    return to_db(mag, st)[:, None].numpy().astype(np.float32), cut
+    db = to_db(mag, st if floor else {**st, "db_floor": RAW_FLOOR_DB})
+    return db[:, None].numpy().astype(np.float32), cut
+
+
+def floor_items(db: np.ndarray, st: dict, db_range: float, reference=None) -> np.ndarray:
+    """Items floored ``db_range`` dB below their loudest value (of the items ``reference`` selects, e.g. the
+    training split; all by default), with ``st["db_floor"]`` set to that floor and ``st["db_ref"]`` to 0.
+
+    Give it items computed with ``spectrograms(..., floor=False)``, so that the floor in the items is the one
+    their settings state: the padding after a syllable and every quieter bin sit exactly on it, and
+    :func:`from_db` turns them back into silence. (Items computed at a fixed floor and floored again lower
+    keep a hidden floor that comes back as a bed of noise.)
+    """
+    top = float(np.ceil(db[reference if reference is not None else slice(None)].max()))
+    st["db_ref"], st["db_floor"] = 0.0, top - float(db_range)
+    return np.maximum(db, st["db_floor"])
 
 
 # -- back to sound -------------------------------------------------------------------------------------------
