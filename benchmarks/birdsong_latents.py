@@ -10,7 +10,8 @@ for each bird, from the posterior means:
 - ``knn_accuracy``: a 5-nearest-neighbour classifier fitted on the training syllables' codes labels
   the held-out ones (held out by recording file: no song is on both sides; AVA, Goffinet et al. 2021);
 - ``v_measure``: the codes of all the bird's syllables mapped to 2-D (UMAP when installed, else PCA),
-  clustered by HDBSCAN and compared with the hand labels (Sainburg, Thielk & Gentner 2020: 0.903);
+  clustered by HDBSCAN and compared with the hand labels (Sainburg, Thielk & Gentner 2020: 0.903 over
+  Nicholson et al.'s birds, 0.841 over Koumura & Okanoya's);
 
 and between birds, ``mmd``: the squared MMD between two birds' repertoires beside the MMD between two
 random halves of each (the floor).
