@@ -9,7 +9,8 @@ import torch
 
 import latentspace as ls
 from latentspace.errors import UserError
-from latentspace.models.flow_nets import (ActNorm, AffineCoupling, FlowStep, InvConv, MultiscaleFlow, SplitPrior,
+from latentspace.models.flow_nets import (ActNorm, AffineCoupling, DequantizationFlow, FlowStep, InvConv,
+                                         MultiscaleFlow, SplitPrior,
                                           squeeze, unsqueeze)
 
 from conftest import assert_same_weights, weights
@@ -172,6 +173,46 @@ def test_8bit_images_get_the_dequantisation_bound(digits, digits_8bit, image_flo
     assert 0 < bpd < 9
     grey = ls.models.create("flow", **IMAGES).fit(digits, steps=2, progress=False)   # 17 levels, not 8-bit
     assert grey.likelihood_kind == "exact" and grey.likelihood_of == "density"
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 4), (2, 2, 4), (1, 2, 2, 2)])
+def test_the_dequantisation_noise_density_is_the_change_of_variables(shape):
+    """log q(u | x) of the variational dequantisation flow against autograd's Jacobian of eps -> u."""
+    q = _randomise(DequantizationFlow(shape, depth=2, width=4).double(), seed=1)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, *shape, generator=g, dtype=torch.float64) - 0.5
+    eps = torch.randn(1, *shape, generator=g, dtype=torch.float64)
+    u, log_q = q(x, eps)
+    assert u.shape == eps.shape and bool(((u > 0) & (u < 1)).all())
+    jac = torch.autograd.functional.jacobian(lambda v: q(x, v.reshape(1, *shape))[0].reshape(-1), eps.reshape(-1))
+    normal = -0.5 * (math.log(2 * math.pi) + eps ** 2).sum()
+    assert float(log_q[0].detach()) == pytest.approx(float(normal - torch.linalg.slogdet(jac)[1]), abs=1e-8)
+    # the noise depends on the item: another x, another u from the same eps
+    assert not torch.allclose(q(x + 0.3, eps)[0], u)
+
+
+def test_variational_dequantisation_is_a_learned_bound_that_saves_and_loads(digits_8bit, image_flow, tmp_path):
+    flow = ls.models.create("flow", dequantize="variational", **IMAGES).fit(digits_8bit, steps=20, seed=0,
+                                                                            progress=False)
+    assert flow.resolved_params()["dequantize"] == "variational" and set(flow.nets_) == {"flow", "dequant"}
+    assert flow.likelihood_kind == "bound" and flow.likelihood_of == "discrete-8bit"
+    x = digits_8bit.test.to_data()[:30]
+    ll = flow.score_samples(x)
+    assert torch.equal(ll, flow.score_samples(x)) and bool(torch.isfinite(ll).all())
+    # the dequantisation net trains: its weights leave their start
+    start = ls.models.create("flow", dequantize="variational", **IMAGES).fit(digits_8bit, steps=1, seed=0,
+                                                                             progress=False)
+    assert not torch.equal(start.nets_["dequant"].couplings[0].nn[-1].weight,
+                           flow.nets_["dequant"].couplings[0].nn[-1].weight)
+    # encode/decode do not use the noise: the bijection at the bin centres, as with uniform noise
+    assert torch.allclose(flow.decode(flow.encode(x)), x, atol=1e-4)
+    flow.save(tmp_path / "v")
+    loaded = ls.load(tmp_path / "v")
+    assert loaded.resolved_params()["dequantize"] == "variational"
+    assert torch.equal(loaded.score_samples(x), ll)
+    with pytest.raises(UserError, match="8-bit images"):
+        ls.models.create("flow", dequantize="variational").fit(ls.data.load("moons", n=100), steps=1,
+                                                                progress=False)
 
 
 def test_logit_of_the_dequantised_values_and_its_log_det(image_flow, digits_8bit):

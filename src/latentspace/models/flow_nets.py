@@ -15,7 +15,10 @@ Every layer is a bijection :math:`h \mapsto h'` of tensors ``(n, c, *spatial)`` 
 - :func:`squeeze`: each :math:`2^d` block of positions becomes channels (volume-preserving);
 - :class:`SplitPrior`: at the end of a scale, half of the channels :math:`h_b` leave the flow as codes
   :math:`z = (h_b - \mu(h_a)) \odot e^{-\log\sigma(h_a)}` (Glow's learned prior on the factored-out half,
-  written as a bijection so that every code is standard normal).
+  written as a bijection so that every code is standard normal);
+- :class:`DequantizationFlow`: the noise distribution :math:`q(u | x)` of variational dequantisation
+  (Ho et al. 2019, Flow++): :math:`u = \sigma(g(\epsilon; x))`, :math:`\epsilon \sim \mathcal N(0, I)`,
+  with :math:`g` a few affine couplings whose networks also see the item :math:`x`.
 
 :class:`MultiscaleFlow` chains them: per scale, squeeze, ``depth`` steps of (actnorm, 1x1 conv,
 coupling), then factor out half the channels; the codes of all scales, flattened and joined, are
@@ -264,3 +267,47 @@ class MultiscaleFlow(nn.Module):
                 h = step.inverse(h)
             h = unsqueeze(h)
         return h
+
+
+class ConditionalCoupling(AffineCoupling):
+    """An affine coupling whose network sees a context ``c`` beside ``h_a`` (same spatial size)."""
+
+    def __init__(self, spatial_dims: int, channels: int, context: int, width: int):
+        super().__init__(spatial_dims, channels, width)
+        self.nn = coupling_net(spatial_dims, self.keep + context, 2 * (channels - self.keep), width)
+
+    def forward(self, h, c):
+        h_a, h_b = h[:, :self.keep], h[:, self.keep:]
+        log_s, t = self._scale_shift(torch.cat([h_a, c], 1))
+        return torch.cat([h_a, h_b * log_s.exp() + t], 1), log_s.flatten(1).sum(1)
+
+
+class DequantizationFlow(nn.Module):
+    r""":math:`q(u | x)` on :math:`(0, 1)^D` for variational dequantisation (Ho et al. 2019, Flow++).
+
+    ``forward(x, eps)`` maps standard normal noise ``eps`` (the items' shape) to
+    :math:`u = \sigma(g(\epsilon; x))` and returns ``(u, log q(u | x))`` per item:
+    :math:`\log q = \log \mathcal N(\epsilon) - \log|\det \partial g / \partial \epsilon|
+    - \sum \log \sigma'(g)`. :math:`g`: a squeeze, then ``depth`` steps of (1x1 convolution, affine
+    coupling whose network sees the squeezed item), then the inverse squeeze. Items need even sizes.
+    """
+
+    def __init__(self, shape: tuple, depth: int, width: int):
+        super().__init__()
+        spatial_dims = len(shape) - 1
+        channels = shape[0] * 2 ** spatial_dims
+        self.mixes = nn.ModuleList(InvConv(channels) for _ in range(depth))
+        self.couplings = nn.ModuleList(ConditionalCoupling(spatial_dims, channels, channels, width)
+                                       for _ in range(depth))
+
+    def forward(self, x, eps):
+        c, h = squeeze(x), squeeze(eps)
+        log_q = -0.5 * (math.log(2 * math.pi) + eps.flatten(1) ** 2).sum(1)
+        for mix, coupling in zip(self.mixes, self.couplings):
+            h, log_det = mix(h)
+            log_q = log_q - log_det
+            h, log_det = coupling(h, c)
+            log_q = log_q - log_det
+        h = unsqueeze(h)
+        log_q = log_q - (F.logsigmoid(h) + F.logsigmoid(-h)).flatten(1).sum(1)
+        return torch.sigmoid(h), log_q
