@@ -118,7 +118,7 @@ def test_refuses_data_it_cannot_run_on(digits, change, match):
 
 @pytest.mark.parametrize("options, match", [
     ({"labels_per_class": 1000}, r"class '\d' of digits has \d+ training items, fewer than labels_per_class=1000"),
-    ({"generators": ("gan",)}, "'gan' is not a conditional generator; use one of: cgan, cvae"),
+    ({"generators": ("gan",)}, "'gan' is not a conditional generator; use one of: cgan, cvae, ddpm, flow-matching"),
     ({"generators": ("nope",)}, "'nope' is not a conditional generator"),
     ({"seeds": 0}, "seeds must be a positive integer"),
     ({"seeds": 2.5}, "seeds must be a positive integer"),
@@ -131,6 +131,27 @@ def test_refuses_bad_settings_in_one_line(digits, options, match):
     with pytest.raises(UserError, match=match) as e:
         augmentation_experiment(digits, **{**TINY, **options})
     assert "\n" not in str(e.value)
+
+
+def test_families_conditional_on_request_are_trained_with_labels(digits, monkeypatch):
+    """ddpm and flow-matching are offered, and trained with conditional=True (sampled per class)."""
+    from latentspace.metrics import augmentation
+
+    trained = []
+    original = augmentation.train_generator
+
+    def spy(name, subset, settings, seed, device):
+        model = original(name, subset, settings, seed, device)
+        trained.append((name, model.conditional))
+        return model
+
+    monkeypatch.setattr(augmentation, "train_generator", spy)
+    res = augmentation_experiment(digits, generators=("flow-matching", "ddpm"), labels_per_class=5, seeds=1,
+                                  generator_params={"steps": 2, "width": 8, "flow-matching": {"sample_steps": 2},
+                                                    "ddpm": {"sample_steps": 2}},
+                                  classifier_config={"min_steps": 20, "width": 8})
+    assert trained == [("flow-matching", True), ("ddpm", True)]
+    assert set(res["arms"]) == {"classic", "flow-matching", "ddpm"}
 
 
 def test_benchmark_prints_the_result_as_its_last_line(capsys):

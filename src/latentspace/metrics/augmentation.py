@@ -74,7 +74,8 @@ def augmentation_experiment(data, generators=("cgan", "cvae"), *, labels_per_cla
     data : Dataset
         A labelled dataset (``ls.data.load(...)``) with its held-out split ``data.test``.
     generators : sequence of str
-        Registered conditional models (``cgan``, ``cvae``); one arm each.
+        Registered conditional models (``cgan``, ``cvae``), or models trained with ``conditional=True``
+        (``ddpm``, ``flow-matching``); one arm each.
     labels_per_class : int, optional
         Labelled training items drawn per class and seed; None: all training items.
     seeds : int
@@ -149,8 +150,8 @@ def check_inputs(data, generators, labels_per_class, seeds, synthetic_per_class)
             raise UserError(f"{name} must be a positive integer or None, got {value!r}")
     known = registry()
     for name in generators:
-        if name not in known or not known[name].conditional:
-            usable = ", ".join(sorted(n for n, cls in known.items() if cls.conditional))
+        if name not in known or not can_condition(known[name]):
+            usable = ", ".join(sorted(n for n, cls in known.items() if can_condition(cls)))
             raise UserError(f"{name!r} is not a conditional generator; use one of: {usable}")
     if labels_per_class is not None:
         counts = torch.bincount(data.y, minlength=data.num_classes)
@@ -158,6 +159,12 @@ def check_inputs(data, generators, labels_per_class, seeds, synthetic_per_class)
         if int(counts[short]) < labels_per_class:
             raise UserError(f"class {data.classes[short]!r} of {data.name} has {int(counts[short])} training items, "
                             f"fewer than labels_per_class={labels_per_class}; ask for at most {int(counts.min())}")
+
+
+def can_condition(cls) -> bool:
+    """Whether a registered model samples given labels: by its nature (``cgan``, ``cvae``), or when created
+    with ``conditional=True`` (``ddpm``, ``flow-matching``), which the experiment then does."""
+    return bool(cls.conditional) or "conditional" in cls._param_names()
 
 
 def generator_settings(generators, given) -> dict:
@@ -211,7 +218,10 @@ def train_generator(name: str, subset, settings: dict, seed: int, device):
     from latentspace.models import create
 
     fit = {k: settings[k] for k in FIT_OPTIONS if settings.get(k) is not None}
-    model = create(name, **{k: v for k, v in settings.items() if k not in FIT_OPTIONS})
+    params = {k: v for k, v in settings.items() if k not in FIT_OPTIONS}
+    model = create(name, **params)
+    if not model.conditional:       # a family conditional on request (ddpm, flow-matching)
+        model.set_params(conditional=True)
     return model.fit(subset, seed=seed, progress=False, device=str(device), **fit)
 
 
