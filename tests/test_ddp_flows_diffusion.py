@@ -1,7 +1,8 @@
 """The flow, diffusion and flow-matching families under DDP: two CPU processes (gloo) end with identical weights.
 
 The flow's actnorm layers initialise themselves from the first batch, which differs between ranks: without the
-broadcast in ``Flow._initialise_actnorm`` the two ranks' weights drift apart from the first step on."""
+broadcast in ``Flow._initialise_actnorm`` the two ranks' weights drift apart from the first step on. The
+variational dequantisation's noise network trains beside the flow (``flow-variational``, 8-bit digits)."""
 
 import os
 import subprocess
@@ -20,9 +21,14 @@ SCRIPT = textwrap.dedent("""
     from safetensors.torch import save_file
     import latentspace as ls
 
-    name, out = sys.argv[1], sys.argv[2]
-    small = {"flow": {"depth": 2, "width": 8}, "ddpm": {"width": 8}, "flow-matching": {"width": 8}}[name]
+    case, out = sys.argv[1], sys.argv[2]
+    name, small = {"flow": ("flow", {"depth": 2, "width": 8}), "ddpm": ("ddpm", {"width": 8}),
+                   "flow-matching": ("flow-matching", {"width": 8}),
+                   "flow-variational": ("flow", {"depth": 2, "width": 8, "dequantize": "variational"})}[case]
     data = ls.data.load("digits")
+    if case == "flow-variational":        # the digits on 256 levels: 8-bit items, dequantised
+        x = (data.to_data(data.x) * 255).round() / 255
+        data = ls.data.from_array(x.numpy(), name="digits-8bit")
     model = ls.models.create(name, **small).fit(data, steps=4, batch_size=32, seed=3, progress=False)
     rank = dist.get_rank()
     state = {f"{n}.{k}": v.contiguous() for n, net in model.nets_.items() for k, v in net.state_dict().items()}
@@ -32,7 +38,7 @@ SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["flow", "ddpm", "flow-matching"])
+@pytest.mark.parametrize("name", ["flow", "ddpm", "flow-matching", "flow-variational"])
 def test_two_cpu_processes_end_with_identical_weights(name, tmp_path):
     script = tmp_path / "ddp.py"
     script.write_text(SCRIPT)
