@@ -1,8 +1,9 @@
 """Test bits/dim of the image flow on MNIST against training CPU time.
 
-Trains ``flow`` (the multiscale RealNVP/Glow-style flow, uniform dequantisation) for a budget of
-*process CPU time* (evaluation excluded) and, every ``--every`` CPU-minutes, scores the first
-``--items`` test digits with ``score_samples`` (the dequantisation lower bound on the log-probability
+Trains ``flow`` (the multiscale RealNVP/Glow-style flow; dequantisation as the model's default, the
+variational one on 8-bit digits) for a budget of *process CPU time* (evaluation excluded) and, every
+``--every`` CPU-minutes, scores the test digits (all, or the first ``--items``) with ``score_samples``
+(the dequantisation lower bound on the log-probability
 of the 8-bit digits, one draw of the noise from a fixed seed), printed as bits/dim. The learning
 rate follows a cosine over the CPU budget. Published anchors after GPU training: RealNVP 1.06,
 Glow 1.05 bits/dim.
@@ -51,7 +52,9 @@ def main():
     p.add_argument("--data-dir", default=str(DEFAULT_MNIST))
     p.add_argument("--minutes", type=float, default=30.0, help="training CPU-minutes (default 30)")
     p.add_argument("--every", type=float, default=5.0, help="CPU-minutes between evaluations")
-    p.add_argument("--items", type=int, default=2000, help="first N test digits scored")
+    p.add_argument("--items", type=int, default=0,
+                   help="first N test digits scored (default 0: all 10,000; the first 2,000 score about 0.036 "
+                        "bits/dim lower than the whole set)")
     p.add_argument("--batch-size", type=int, default=CPU_RECIPES["image"]["batch_size"])
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="model parameter, e.g. --set width=64")
     p.add_argument("--threads", type=int, default=1)
@@ -74,7 +77,7 @@ def main():
     model.build(data.info, device)
     (opt,) = model.configure_optimizers().values()
     base_lr = opt.param_groups[0]["lr"]
-    test_x = data.test.to_data(data.test.x[:args.items])
+    test_x = data.test.to_data(data.test.x[:args.items or None])
     x_all = data.x.to(device)
     batches = IndexBatches(len(data), args.batch_size, args.seed)
     budget = args.minutes * 60

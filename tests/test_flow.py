@@ -164,8 +164,11 @@ def test_actnorm_initialises_from_the_first_batch():
 
 def test_8bit_images_get_the_dequantisation_bound(digits, digits_8bit, image_flow):
     assert image_flow.likelihood_kind == "bound" and image_flow.likelihood_of == "discrete-8bit"
-    assert image_flow.resolved_params()["dequantize"] == "uniform"
+    assert image_flow.resolved_params()["dequantize"] == "variational"      # auto, on 8-bit items
     x = digits_8bit.test.to_data()[:30]
+    uniform = ls.models.create("flow", dequantize="uniform", **IMAGES).fit(digits_8bit, steps=2, progress=False)
+    assert uniform.resolved_params()["dequantize"] == "uniform" and set(uniform.nets_) == {"flow"}
+    assert uniform.likelihood_kind == "bound" and torch.isfinite(uniform.score_samples(x[:4])).all()
     one, again = image_flow.score_samples(x), image_flow.score_samples(x)
     assert torch.equal(one, again)   # the noise u is drawn from a fixed seed
     # a bound on a probability of 8-bit items: about 0 or below, bits/dim within reach of 8

@@ -138,8 +138,8 @@ class Flow(NeuralModel):
         Images: channels of the coupling networks (None: 256, Glow's is 512; 32 on a CPU).
     dequantize : {"auto", "uniform", "variational", "off"}
         Images: ``uniform`` models 8-bit items dequantised with uniform noise (the bound above);
-        ``variational`` with noise from a learned :math:`q(u | x)` (4 coupling steps at ``width``; about
-        20% more time a step); ``off`` models the values as they are; ``auto`` is ``uniform`` when every
+        ``variational`` with noise from a learned :math:`q(u | x)` (4 coupling steps at ``width``; 40% more
+        CPU time a step); ``off`` models the values as they are; ``auto`` is ``variational`` when every
         training value in [0, 1] lies on the 256 levels k/255, else ``off``.
     logit : float
         8-bit images: :math:`\\alpha` of RealNVP's logit of the dequantised values (0: none, the flow sees
@@ -241,7 +241,7 @@ class Flow(NeuralModel):
     @property
     def variational_(self) -> bool:
         """Whether the dequantisation noise is learned (``dequantize="variational"``)."""
-        return bool(self.dequantized_) and self.dequantize == "variational"
+        return bool(self.dequantized_) and self.dequantize in ("variational", "auto")
 
     @staticmethod
     def _is_8bit(data) -> bool:
