@@ -55,9 +55,11 @@ CASES = [
     ("flow (NSF, zuko)", "flow", {}, "grid25", None, 300),
     ("ddpm (MLP 3x128, 1,000 ancestral steps)", "ddpm", {}, "grid25", None, 300),
     ("flow-matching (MLP 3x512, midpoint 20 steps)", "flow-matching", {}, "grid25", None, 300),
-    ("flow (multiscale, depth 8, width 32)", "flow", {}, "mnist", None, 30),
+    ("flow (multiscale, depth 8, width 32, variational dequantisation)", "flow", {}, "mnist", None, 30),
     ("ddpm (U-Net 16, patch 2, 100 ancestral steps)", "ddpm", {}, "mnist", None, 30),
     ("flow-matching (U-Net 32, patch 2, midpoint 8 steps)", "flow-matching", {}, "mnist", None, 30),
+    ("flow-matching conditional (guidance 1: two passes a step)", "flow-matching", {"conditional": True}, "mnist",
+     None, 30),
 ]
 #: samples timed per model (the default: 10,000); the iterative samplers take fewer
 SAMPLES = {"ddpm": 1000, "flow-matching": 2000}
