@@ -266,23 +266,13 @@ class FlowMatching(NeuralModel):
         s = 1.0 - float(self.sigma_min)
         return (1 - s * tb) * x0 + tb * x1, x1 - s * x0
 
-    def couple(self, x0: torch.Tensor, x1: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """The noise ``x0`` reordered to pair with the items ``x1`` as ``coupling`` says; with labels ``y``,
-        OT pairs within each class only, so that every class still starts from N(0, I) noise, as sampling
-        does (pairing across classes would hand each class the noise nearest its own items)."""
-        if self.coupling != "ot":
-            return x0
-        if y is None:
-            return x0[ot_pairing(x0, x1)]
-        out = x0.clone()
-        for c in torch.unique(y):
-            idx = torch.nonzero(y == c).flatten()
-            out[idx] = x0[idx][ot_pairing(x0[idx], x1[idx])]
-        return out
+    def couple(self, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+        """The noise ``x0`` reordered to pair with the items ``x1`` as ``coupling`` says."""
+        return x0[ot_pairing(x0, x1)] if self.coupling == "ot" else x0
 
     def train_step(self, batch, step: int) -> dict:
         x1 = batch.x
-        x0 = self.couple(torch.randn_like(x1), x1, batch.y if self.conditional else None)
+        x0 = self.couple(torch.randn_like(x1), x1)
         t = torch.rand(len(x1), device=x1.device)
         xt, ut = self.path(x0, x1, t)
         y = None
