@@ -398,12 +398,11 @@ for name in birds:
 
 # %% [markdown]
 # **Reading it.** When we ran the full notebook on the two shared birds (3,000 steps, 2026-12-05),
-# the vote of 5 neighbours labelled 1.000 of gy6or6's 115 held-out syllables right and 0.986 of
-# koumura_bird0's 276; the V-measure was 0.954 for gy6or6 (14 clusters for 11 labels) and 0.826 for
-# koumura_bird0 (15 clusters for 9 labels). (That run predates a fix of the loaders' dB floor; the
-# benchmark after it gave 0.991 / 0.989 and 0.922 / 0.854: docs/birdsong.md.) Fast mode's 300 steps give nearly the same (1.000 and
-# 0.996; 0.94 and 0.85): Bengalese finch syllables are so distinct that a barely trained model
-# already keeps them apart.
+# the vote of 5 neighbours labelled 0.991 of gy6or6's 115 held-out syllables right and 0.989 of
+# koumura_bird0's 276; the V-measure was 0.922 for gy6or6 (16 clusters for 11 labels) and 0.854 for
+# koumura_bird0 (16 clusters for 9 labels). Fast mode's 300 steps give nearly the same V-measures
+# (0.89 and 0.85): Bengalese finch syllables are so distinct that a barely trained model already
+# keeps them apart.
 #
 # The V-measure is the stricter of the two. Its homogeneity is near 1 (a cluster seldom mixes two
 # labels), its completeness lower (a label falls into several clusters): Koumura's `0`, the bird's
@@ -425,7 +424,7 @@ for name in birds:
 #
 # First, how close it gets on **real** syllables: the *spectral convergence* of the round trip
 # (spectrogram, sound, spectrogram again): the size of the difference over the size of the
-# spectrogram, 0 for a perfect sound. docs/birdsong.md measured 0.02 to 0.06 on these data.
+# spectrogram, 0 for a perfect sound. docs/birdsong.md measured 0.03 to 0.05 on these data.
 
 # %%
 from latentspace.modalities.spectrogram import spectral_convergence, to_audio
@@ -515,13 +514,13 @@ print(f"MMD² {names[0]}, training vs held-out {held}: {inside['between']:.4f}; 
       f"two halves of each: {inside['within_a']:.4f}, {inside['within_b']:.4f}")
 
 # %% [markdown]
-# **Reading it.** In the full run the two birds lay far apart: MMD² 0.063, against 0.0009 and
-# -0.0003 for the halves of each (fast mode: 0.108 against 0.0015 and -0.0002). Two birds, two
+# **Reading it.** In the full run the two birds lay far apart: MMD² 0.075, against 0.0008 and
+# -0.0004 for the halves of each (fast mode: 0.110 against 0.0027 and -0.0004). Two birds, two
 # songs learnt from two tutors: that is the easy case. (A negative value is no mistake: the
 # unbiased estimate of an MMD that is truly 0 falls on either side of it.)
 #
-# Inside gy6or6, the training recordings against the two held-out ones gave 0.0056, above the
-# halves' 0.0004 and -0.0031. Is that a difference between songs? Not yet shown: the held-out side
+# Inside gy6or6, the training recordings against the two held-out ones gave 0.0030, above the
+# halves' 0.0007 and -0.0012. Is that a difference between songs? Not yet shown: the held-out side
 # is small (115 syllables from two recordings), and two halves of 486 and of 115 syllables are not
 # the floor for 486 against 115. The honest floor is a **permutation test**: shuffle which
 # syllables count as held out, many times, and see how often the shuffled MMD reaches the real
@@ -557,8 +556,8 @@ raw = cluster_agreement(flat, y_all, seed=0)
 print(f"spectrograms themselves: V-measure {raw['v_measure']:.3f} ({raw['clusters']} clusters, {raw['method']} map); "
       f"VAE codes: {agree[names[0]]['v_measure']:.3f}")
 # Bengalese finch syllables are distinct enough that UMAP finds their types in the pixels
-# themselves, as Sainburg et al. did: for gy6or6, 0.913 against 0.954 on the codes in our full run
-# (17 clusters against 14: the map of the pixels splits more labels). The VAE gives a space of 32
+# themselves, as Sainburg et al. did: for gy6or6, 0.970 on the pixels against 0.922 on the codes in
+# our full run (12 clusters against 16: here the map of the pixels splits fewer labels). The VAE gives a space of 32
 # numbers instead of 4,096, one that decodes (samples, interpolations) and where distances
 # between repertoires (MMD) are cheap.
 
@@ -599,8 +598,8 @@ for _ in range(50 if FAST else 200):
 p_value = (1 + sum(m >= inside["between"] for m in shuffled)) / (1 + len(shuffled))
 print(f"real split {inside['between']:.4f}; {len(shuffled)} shuffled splits: median {np.median(shuffled):.4f}, "
       f"95th percentile {np.percentile(shuffled, 95):.4f}; permutation p = {p_value:.3f}")
-# In our full run: 0.0056 against a 95th percentile of 0.0034 over 200 shuffles, p = 0.025 (fast
-# mode's barely trained codes: no difference). A small p says the held-out songs differ from the
+# In our full run: 0.0030 against a 95th percentile of 0.0034 over 200 shuffles, p = 0.085 (fast
+# mode's barely trained codes: no difference either). A small p would say the held-out songs differ from the
 # training songs by more than chance splits of syllables do. But syllables of one recording
 # resemble each other (one bout, one moment), so any split by recording differs a little more
 # than a split by syllable: shuffling whole recordings is the fair test, and with 10 recordings it
