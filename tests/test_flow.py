@@ -9,9 +9,8 @@ import torch
 
 import latentspace as ls
 from latentspace.errors import UserError
-from latentspace.models.flow_nets import (ActNorm, AffineCoupling, DequantizationFlow, FlowStep, InvConv,
-                                         MultiscaleFlow, SplitPrior,
-                                          squeeze, unsqueeze)
+from latentspace.models.flow_nets import (ActNorm, AffineCoupling, ConditionalCoupling, DequantizationFlow,
+                                         FlowStep, InvConv, MultiscaleFlow, SplitPrior, squeeze, unsqueeze)
 
 from conftest import assert_same_weights, weights
 
@@ -192,6 +191,17 @@ def test_the_dequantisation_noise_density_is_the_change_of_variables(shape):
     assert float(log_q[0].detach()) == pytest.approx(float(normal - torch.linalg.slogdet(jac)[1]), abs=1e-8)
     # the noise depends on the item: another x, another u from the same eps
     assert not torch.allclose(q(x + 0.3, eps)[0], u)
+
+
+def test_the_conditional_coupling_inverts_and_its_log_det_matches_autograd():
+    layer = _randomise(ConditionalCoupling(2, 4, 3, 8).double(), seed=2)
+    g = torch.Generator().manual_seed(0)
+    h, c = torch.randn(2, 4, 3, 3, generator=g).double(), torch.randn(2, 3, 3, 3, generator=g).double()
+    out, log_det = layer(h, c)
+    assert torch.allclose(layer.inverse(out, c), h, atol=1e-10)
+    jac = torch.autograd.functional.jacobian(lambda v: layer(v.reshape(1, 4, 3, 3), c[:1])[0].reshape(-1),
+                                             h[:1].reshape(-1))
+    assert float(log_det[0].detach()) == pytest.approx(float(torch.linalg.slogdet(jac)[1]), abs=1e-8)
 
 
 def test_variational_dequantisation_is_a_learned_bound_that_saves_and_loads(digits_8bit, image_flow, tmp_path):

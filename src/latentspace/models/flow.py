@@ -56,8 +56,9 @@ a small flow whose couplings see the item), and the bound becomes
     \log P(x) \ \ge\ \mathbb E_{u \sim q(\cdot \mid x)} \Big[\log p_Y\!\big(\tfrac{255 x + u}{256}\big)
     - \log q(u \mid x)\Big] - D \ln 256,
 
-trained jointly; uniform noise is the special case :math:`q = 1`, so the learned bound can only be
-tighter at its optimum. ``encode`` and ``decode`` use the bin centres
+trained jointly (uniform noise is the case :math:`q = 1`): the noise learns to fill each bin where the
+flow puts its density, which tightens the bound (on MNIST by about 0.1 bits/dim at equal CPU time,
+docs/flows-and-diffusion.md). ``encode`` and ``decode`` use the bin centres
 :math:`y = (255 x + \tfrac12)/256`, an exact affine bijection. Items that are not 8-bit (and points)
 are modelled as they are: ``score_samples`` is the exact density of data-space values
 (``likelihood_kind="exact"``, ``likelihood_of="density"``, the data map's Jacobian added).

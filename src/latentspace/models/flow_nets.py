@@ -281,6 +281,11 @@ class ConditionalCoupling(AffineCoupling):
         log_s, t = self._scale_shift(torch.cat([h_a, c], 1))
         return torch.cat([h_a, h_b * log_s.exp() + t], 1), log_s.flatten(1).sum(1)
 
+    def inverse(self, h, c):
+        h_a, h_b = h[:, :self.keep], h[:, self.keep:]
+        log_s, t = self._scale_shift(torch.cat([h_a, c], 1))
+        return torch.cat([h_a, (h_b - t) * (-log_s).exp()], 1)
+
 
 class DequantizationFlow(nn.Module):
     r""":math:`q(u | x)` on :math:`(0, 1)^D` for variational dequantisation (Ho et al. 2019, Flow++).
