@@ -51,8 +51,11 @@ def test_notebook_runs_in_fast_mode(tmp_path):
     for name, accuracy in knn.items():   # 300 steps already separate most syllable types
         commonest = float(re.search(rf"^{name}: k-NN .*the commonest label alone: (\d\.\d{{3}})", out, re.M)[1])
         assert accuracy > max(0.7, commonest + 0.3), (name, accuracy, commonest)
-    v = {m[1]: float(m[2]) for m in re.finditer(r"^(\S+): V-measure (\d\.\d{3}) ", out, re.M)}
-    assert list(v) == names and all(0.3 < x <= 1 for x in v.values()), v
+    v = {m[1]: (float(m[2]), m[3]) for m in re.finditer(r"^(\S+): V-measure (\d\.\d{3}) .* on the (\w+) map", out,
+                                                      re.M)}
+    # far above chance (random clusters: about 0.01). Without umap-learn (CI's test extra) the map is PCA's,
+    # which merges more types after 300 steps: koumura_bird0 0.268 there, 0.85 on the UMAP map
+    assert list(v) == names and all((0.3 if m == "umap" else 0.2) < x <= 1 for x, m in v.values()), v
 
     convergence = float(re.search(r"round trip of \d+ held-out syllables: spectral convergence (\d\.\d{3})", out)[1])
     assert convergence < 0.09, convergence
